@@ -1,0 +1,66 @@
+// swift-tools-version:6.1
+//
+// l2l: "Learning to learn by gradient descent by gradient descent" (Andrychowicz et al., 2016)
+// as an HDF5-checkpointed research pipeline. The layout follows the architecture:
+// C shims → typed Swift layers (HDF5, Gzip) → the data layer (MNIST) → thin executables.
+import PackageDescription
+
+let package = Package(
+    name: "l2l",
+    products: [
+        .executable(name: "l2l-fetch", targets: ["l2l-fetch"]),
+        .library(name: "HDF5", targets: ["HDF5"]),
+        .library(name: "MNIST", targets: ["MNIST"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // MARK: C shims (module maps and static-inline headers; no Swift API of their own)
+
+        /// Debian's serial HDF5 1.10 (`libhdf5-dev`); `pkg-config hdf5` gives its include folder.
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+        /// zlib (`zlib1g-dev`), for the streaming gunzip of the MNIST downloads.
+        .systemLibrary(
+            name: "CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+
+        // MARK: Libraries
+
+        /// A small, typed Swift layer over HDF5: files, groups, datasets, attributes.
+        .target(name: "HDF5", dependencies: ["CHDF5"]),
+        /// Streaming gzip decompression with corrupt and truncated streams reported as errors.
+        .target(name: "Gzip", dependencies: ["CZlib"]),
+        /// IDX parsing, the MNIST splits of the paper's code, and the fetch stage's logic.
+        .target(
+            name: "MNIST",
+            dependencies: [
+                "HDF5", "Gzip",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
+        // MARK: Executables (parse arguments, call the library)
+
+        .executableTarget(
+            name: "l2l-fetch",
+            dependencies: [
+                "MNIST",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: Tests (one target per module)
+
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
+        .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
+        .testTarget(name: "MNISTTests", dependencies: ["MNIST", "HDF5", "Gzip"]),
+        .testTarget(name: "FetchCommandTests", dependencies: ["l2l-fetch", "MNIST", "HDF5"]),
+    ]
+)
