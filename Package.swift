@@ -58,9 +58,11 @@ let package = Package(
 
         // MARK: Tests (one target per module)
 
-        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
-        .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
-        .testTarget(name: "MNISTTests", dependencies: ["MNIST", "HDF5", "Gzip"]),
-        .testTarget(name: "FetchCommandTests", dependencies: ["l2l-fetch", "MNIST", "HDF5"]),
+        /// Helpers shared by the test targets: temporary folders, processes, fixtures' paths.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
+        .testTarget(name: "GzipTests", dependencies: ["Gzip", "TestSupport"]),
+        .testTarget(name: "MNISTTests", dependencies: ["MNIST", "HDF5", "Gzip", "TestSupport"]),
+        .testTarget(name: "FetchCommandTests", dependencies: ["l2l-fetch", "MNIST", "HDF5", "TestSupport"]),
     ]
 )

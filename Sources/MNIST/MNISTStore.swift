@@ -49,9 +49,14 @@ public enum MNISTStore {
     public static func write(_ archive: MNISTArchive, provenance: Provenance, to path: String) throws {
         let destination = URL(fileURLWithPath: path)
         let folder = destination.deletingLastPathComponent()
-        let temporary = folder.appendingPathComponent(".\(destination.lastPathComponent).partial-\(getpid())")
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let temporary = folder.appendingPathComponent(".\(destination.lastPathComponent).partial-\(getpid())-\(suffix)")
+        var created = false
         do {
-            try writeContents(archive, provenance: provenance, to: temporary.path)
+            // Created exclusively: a name that is taken fails here, and is never removed below.
+            let file = try File.create(temporary.path, mode: .exclusive)
+            created = true
+            try writeContents(archive, provenance: provenance, to: file)
             try synchronize(temporary.path)
             guard rename(temporary.path, destination.path) == 0 else {
                 throw CocoaError(.fileWriteUnknown, userInfo: [
@@ -61,7 +66,7 @@ public enum MNISTStore {
             }
             try? synchronize(folder.path)
         } catch {
-            try? FileManager.default.removeItem(at: temporary)
+            if created { try? FileManager.default.removeItem(at: temporary) }
             throw error
         }
     }
@@ -146,8 +151,7 @@ public enum MNISTStore {
         MNISTError(file: path, kind: .invalidLayout(object: object, reason: reason))
     }
 
-    private static func writeContents(_ archive: MNISTArchive, provenance: Provenance, to path: String) throws {
-        let file = try File.create(path, mode: .exclusive)
+    private static func writeContents(_ archive: MNISTArchive, provenance: Provenance, to file: File) throws {
         for (part, images) in [(MNISTPart.trainImages, archive.trainImages), (.testImages, archive.testImages)] {
             let dataset = try file.createDataset(
                 part.datasetPath, values: images.pixels, shape: [images.count, images.rows, images.columns],

@@ -1,32 +1,7 @@
 import Foundation
 import Testing
 @testable import Gzip
-
-/// Compresses with the system's `gzip`, an implementation independent of the code under test.
-func systemGzip(_ bytes: [UInt8]) throws -> Data {
-    let input = FileManager.default.temporaryDirectory.appendingPathComponent("l2l-gzip-\(UUID().uuidString)")
-    try Data(bytes).write(to: input)
-    defer { try? FileManager.default.removeItem(at: input) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-    process.arguments = ["-c", "-n", input.path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
-    return data
-}
-
-/// Deterministic bytes that compress, but not trivially.
-func sampleBytes(_ count: Int) -> [UInt8] {
-    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-    return (0..<count).map { index in
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return index % 3 == 0 ? UInt8(truncatingIfNeeded: state >> 59) : UInt8(index % 251)
-    }
-}
+import TestSupport
 
 @Suite("gunzip")
 struct GunzipTests {

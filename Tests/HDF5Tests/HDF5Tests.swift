@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HDF5
+import TestSupport
 
 @Suite("HDF5 layer")
 struct HDF5Tests {
