@@ -30,6 +30,7 @@ public final class StandardErrorReporter: FetchReporter, @unchecked Sendable {
         defer { lock.unlock() }
         let amount = expected.map { "\(megabytes(received)) of \(megabytes($0)) (\(received * 100 / max($0, 1))%)" } ?? megabytes(received)
         if isTerminal {
+            lastReported[name] = 0
             write("\r\u{1B}[K  downloading \(name): \(amount)")
             return
         }
@@ -42,7 +43,10 @@ public final class StandardErrorReporter: FetchReporter, @unchecked Sendable {
     }
 
     public func downloadEnded(_ name: String) {
-        if isTerminal { write("\n") }
+        lock.lock()
+        defer { lock.unlock() }
+        if isTerminal, lastReported[name] != nil { write("\n") }
+        lastReported[name] = nil
     }
 
     private func megabytes(_ bytes: Int) -> String {

@@ -109,12 +109,14 @@ final class WebDownload: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        let (count, expected) = lock.withLock { () -> (Int, Int?) in
+        let (count, expected, isSuccess) = lock.withLock { () -> (Int, Int?, Bool) in
             received.append(data)
             let length = response?.expectedContentLength ?? -1
-            return (received.count, length > 0 ? Int(length) : nil)
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 200
+            return (received.count, length > 0 ? Int(length) : nil, status == 200)
         }
-        progress(count, expected)
+        // The body of an error page is not the file: no progress for it.
+        if isSuccess { progress(count, expected) }
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
