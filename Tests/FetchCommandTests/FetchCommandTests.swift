@@ -10,8 +10,13 @@ let fetchExecutable: String = {
 }()
 
 /// `l2l-fetch` run as a user runs it: a real process, its exit status and its stderr.
-@Suite("l2l-fetch end to end", .enabled(if: FileManager.default.isExecutableFile(atPath: fetchExecutable), "needs the built l2l-fetch"))
+@Suite("l2l-fetch end to end")
 struct FetchCommandTests {
+    init() throws {
+        // The test target depends on the executable, so it must have been built beside the tests.
+        try #require(FileManager.default.isExecutableFile(atPath: fetchExecutable), "no l2l-fetch at \(fetchExecutable)")
+    }
+
     @Test("--help documents every option, the mirrors and an example")
     func help() throws {
         let result = try runProcess(fetchExecutable, ["--help"])
