@@ -11,10 +11,12 @@ let package = Package(
         .executable(name: "l2l-fetch", targets: ["l2l-fetch"]),
         .library(name: "HDF5", targets: ["HDF5"]),
         .library(name: "MNIST", targets: ["MNIST"]),
+        .library(name: "L2L", targets: ["L2L"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     ],
     targets: [
         // MARK: C shims (module maps and static-inline headers; no Swift API of their own)
@@ -24,6 +26,11 @@ let package = Package(
             name: "CHDF5",
             pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]
+        ),
+        /// BLIS (`libblis-dev`), through its CBLAS interface: the matrix products of the LSTM and the MLP.
+        .systemLibrary(
+            name: "CBLAS",
+            providers: [.apt(["libblis-dev"])]
         ),
         /// zlib (`zlib1g-dev`), for the streaming gunzip of the MNIST downloads.
         .systemLibrary(
@@ -46,6 +53,16 @@ let package = Package(
             ]
         ),
 
+        /// The mathematics of the paper, with no I/O: optimizees, hand-crafted optimizers, the
+        /// coordinate-wise LSTM optimizer and its meta-gradient.
+        .target(
+            name: "L2L",
+            dependencies: [
+                "CBLAS",
+                .product(name: "RealModule", package: "swift-numerics"),
+            ]
+        ),
+
         // MARK: Executables (parse arguments, call the library)
 
         .executableTarget(
@@ -63,6 +80,7 @@ let package = Package(
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip", "TestSupport"]),
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "HDF5", "Gzip", "TestSupport"]),
+        .testTarget(name: "L2LTests", dependencies: ["L2L", "TestSupport"]),
         .testTarget(name: "FetchCommandTests", dependencies: ["l2l-fetch", "MNIST", "HDF5", "TestSupport"]),
     ]
 )

@@ -1,0 +1,133 @@
+import RealModule
+
+/// The arithmetic of one LSTM layer run for every coordinate at once (paper §2.1, Fig. 3): the
+/// coordinates are the rows of one matrix product, gates = [x, h] · W + b, split into i, j, f, o:
+///
+///     c' = σ(f + 1) ⊙ c + σ(i) ⊙ tanh(j)        h' = tanh(c') ⊙ σ(o)
+///
+/// (the forget-gate bias of 1 is Sonnet's `forget_bias`, which the released code uses).
+enum LSTMCell {
+    /// Forward for `rows` coordinates.
+    ///
+    /// - Parameters:
+    ///   - input: rows × fanIn, each row [x, h_prev].
+    ///   - gates: rows × 4H, receives the activated gates σ(i), tanh(j), σ(f + 1), σ(o), which the
+    ///     backward pass reuses.
+    ///   - cPrevious, cNext, hNext: rows × H.
+    static func forward(
+        phi: UnsafePointer<Float>, layer: LSTMArchitecture.Layer, rows: Int,
+        input: UnsafePointer<Float>, cPrevious: UnsafePointer<Float>,
+        gates: UnsafeMutablePointer<Float>, cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>
+    ) {
+        let hidden = layer.hidden, width = layer.gateCount
+        Matrix.multiply(input, phi + layer.weights, into: gates, m: rows, n: width, k: layer.fanIn)
+        let bias = phi + layer.bias
+        for row in 0..<rows {
+            let z = gates + row * width
+            let c = cPrevious + row * hidden, cOut = cNext + row * hidden, hOut = hNext + row * hidden
+            for unit in 0..<hidden {
+                let i = sigmoid(z[unit] + bias[unit])
+                let j = Float.tanh(z[hidden + unit] + bias[hidden + unit])
+                let f = sigmoid(z[2 * hidden + unit] + bias[2 * hidden + unit] + 1)
+                let o = sigmoid(z[3 * hidden + unit] + bias[3 * hidden + unit])
+                let cell = f * c[unit] + i * j
+                cOut[unit] = cell
+                hOut[unit] = Float.tanh(cell) * o
+                z[unit] = i
+                z[hidden + unit] = j
+                z[2 * hidden + unit] = f
+                z[3 * hidden + unit] = o
+            }
+        }
+    }
+
+    /// Backward for `rows` coordinates: accumulates ∂L/∂W and ∂L/∂b into `dPhi`.
+    ///
+    /// - Parameters:
+    ///   - dh: rows × H, ∂L/∂h' (from the layer above or the output, plus the next step).
+    ///   - dc: rows × H; on entry ∂L/∂c' from the next step, on exit ∂L/∂c for the previous step.
+    ///   - dGates: rows × 4H scratch.
+    ///   - dInput: rows × fanIn, receives ∂L/∂[x, h_prev].
+    static func backward(
+        phi: UnsafePointer<Float>, dPhi: UnsafeMutablePointer<Float>, layer: LSTMArchitecture.Layer, rows: Int,
+        input: UnsafePointer<Float>, gates: UnsafePointer<Float>, cPrevious: UnsafePointer<Float>, cNext: UnsafePointer<Float>,
+        dh: UnsafePointer<Float>, dc: UnsafeMutablePointer<Float>, dGates: UnsafeMutablePointer<Float>, dInput: UnsafeMutablePointer<Float>
+    ) {
+        let hidden = layer.hidden, width = layer.gateCount
+        for row in 0..<rows {
+            let a = gates + row * width, dz = dGates + row * width
+            let base = row * hidden
+            for unit in 0..<hidden {
+                let i = a[unit], j = a[hidden + unit], f = a[2 * hidden + unit], o = a[3 * hidden + unit]
+                let tanhC = Float.tanh(cNext[base + unit])
+                let dhValue = dh[base + unit]
+                let dcValue = dc[base + unit] + dhValue * o * (1 - tanhC * tanhC)
+                dz[unit] = dcValue * j * i * (1 - i)
+                dz[hidden + unit] = dcValue * i * (1 - j * j)
+                dz[2 * hidden + unit] = dcValue * cPrevious[base + unit] * f * (1 - f)
+                dz[3 * hidden + unit] = dhValue * tanhC * o * (1 - o)
+                dc[base + unit] = dcValue * f
+            }
+        }
+        // ∂W += inputᵀ · dGates; ∂b += Σ_rows dGates; ∂input = dGates · Wᵀ.
+        Matrix.multiply(input, dGates, into: dPhi + layer.weights, m: layer.fanIn, n: width, k: rows, transposeA: true, beta: 1)
+        let dBias = dPhi + layer.bias
+        for row in 0..<rows {
+            let dz = dGates + row * width
+            for column in 0..<width { dBias[column] += dz[column] }
+        }
+        Matrix.multiply(dGates, phi + layer.weights, into: dInput, m: rows, n: layer.fanIn, k: width, transposeB: true)
+    }
+
+    /// Copies `rows` rows of `width` values into columns offset..<offset+width of a matrix with
+    /// `stride` columns (building [x, h_prev] from its parts).
+    static func place(_ source: UnsafePointer<Float>, rows: Int, width: Int, into matrix: UnsafeMutablePointer<Float>, stride: Int, offset: Int) {
+        for row in 0..<rows {
+            (matrix + row * stride + offset).update(from: source + row * width, count: width)
+        }
+    }
+
+    /// The opposite of `place`: columns offset..<offset+width of a matrix into a dense block,
+    /// added to what is there when `accumulate`.
+    static func take(_ matrix: UnsafePointer<Float>, rows: Int, stride: Int, offset: Int, width: Int, into target: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        for row in 0..<rows {
+            let from = matrix + row * stride + offset, to = target + row * width
+            if accumulate {
+                for k in 0..<width { to[k] += from[k] }
+            } else {
+                to.update(from: from, count: width)
+            }
+        }
+    }
+}
+
+/// The per-coordinate recurrent state of the learned optimizer: (h, c) of every layer, for every
+/// coordinate (zero at the start of a trajectory).
+public final class LSTMState: @unchecked Sendable {
+    /// h and c of each layer, coordinates × hidden.
+    public let h: [Buffer], c: [Buffer]
+    public let coordinates: Int
+
+    public init(architecture: LSTMArchitecture, coordinates: Int) {
+        self.coordinates = coordinates
+        h = architecture.hiddenSizes.map { Buffer(count: coordinates * $0) }
+        c = architecture.hiddenSizes.map { Buffer(count: coordinates * $0) }
+    }
+
+    /// An independent copy.
+    public func copy() -> LSTMState {
+        let result = LSTMState(hiddenSizes: h.map { $0.count / max(coordinates, 1) }, coordinates: coordinates)
+        for (target, source) in zip(result.h + result.c, h + c) { target.copy(from: source) }
+        return result
+    }
+
+    private init(hiddenSizes: [Int], coordinates: Int) {
+        self.coordinates = coordinates
+        h = hiddenSizes.map { Buffer(count: coordinates * $0) }
+        c = hiddenSizes.map { Buffer(count: coordinates * $0) }
+    }
+
+    public func reset() {
+        for buffer in h + c { buffer.fill(0) }
+    }
+}

@@ -1,0 +1,36 @@
+/// The learned optimizer at work (no meta-gradient): the coordinate-wise LSTM with fixed φ,
+/// θ_{t+1} = θ_t + g_t(∇f(θ_t), h_t; φ) (paper eq. 1–2). Used to evaluate a trained φ exactly as
+/// the hand-crafted optimizers are.
+public struct LearnedOptimizer: Optimizer, Sendable {
+    public let phi: Phi
+    public var name: String { "lstm" }
+
+    /// The (h, c) of every coordinate and the step's workspace.
+    public final class State: @unchecked Sendable {
+        let tape: Tape
+        init(tape: Tape) { self.tape = tape }
+        /// The recurrent state the next step starts from.
+        public var lstm: LSTMState { tape.initial }
+    }
+
+    public init(phi: Phi) { self.phi = phi }
+
+    public func makeState(parameterCount: Int) -> State {
+        State(tape: Tape(architecture: phi.architecture, coordinates: parameterCount, steps: 1))
+    }
+
+    /// - Throws: `NonFiniteGradientError` when the gradient has a NaN or an infinity.
+    public func step(_ theta: inout [Float], gradient: [Float], state: inout State) throws {
+        let tape = state.tape
+        precondition(gradient.count == tape.coordinates && theta.count == tape.coordinates, "this state is for \(tape.coordinates) coordinates")
+        gradient.withUnsafeBufferPointer { tape.gradients[0].pointer.update(from: $0.baseAddress!, count: $0.count) }
+        try phi.values.withUnsafeBufferPointer { phi throws(NonFiniteGradientError) in
+            try tape.forward(step: 0, phi: phi.baseAddress!)
+        }
+        for i in theta.indices { theta[i] += tape.delta[i] }
+        for l in 0..<tape.layers.count {
+            tape.initial.h[l].copy(from: tape.hiddens[0][l])
+            tape.initial.c[l].copy(from: tape.cells[0][l])
+        }
+    }
+}

@@ -1,0 +1,210 @@
+/// The hyperparameters of meta-training (paper §2 and §3; the released code's defaults).
+public struct MetaTrainingConfiguration: Sendable, Equatable {
+    /// Optimizee steps per trajectory.
+    public var steps: Int
+    /// Steps per truncated unroll: φ is updated after each (the last one of a trajectory may be shorter).
+    public var unrollLength: Int
+    /// Learning rate of Adam on φ.
+    public var metaLearningRate: Float
+    /// w_0 … w_T of the meta-loss Σ_t w_t f(θ_t), T = `unrollLength`; all 1 when nil.
+    public var lossWeights: [Float]?
+
+    public init(steps: Int = 100, unrollLength: Int = 20, metaLearningRate: Float = 0.001, lossWeights: [Float]? = nil) {
+        precondition(steps > 0 && unrollLength > 0, "steps and unrollLength must be positive")
+        precondition(lossWeights.map { $0.count == unrollLength + 1 } ?? true, "lossWeights needs unrollLength + 1 values")
+        self.steps = steps
+        self.unrollLength = unrollLength
+        self.metaLearningRate = metaLearningRate
+        self.lossWeights = lossWeights
+    }
+
+    /// The weights of an unroll of `length` steps.
+    func weights(length: Int) -> [Float] {
+        Array((lossWeights ?? [Float](repeating: 1, count: unrollLength + 1)).prefix(length + 1))
+    }
+}
+
+/// Why an unroll's meta-gradient could not be used.
+public enum MetaTrainingError: Error, CustomStringConvertible, Sendable {
+    /// The optimizee's gradient became NaN or infinite during the unroll.
+    case nonFiniteGradient(step: Int, NonFiniteGradientError)
+    /// The meta-loss, or its gradient with respect to φ, is NaN or infinite.
+    case nonFiniteMetaLoss(step: Int, metaLoss: Double)
+
+    public var description: String {
+        switch self {
+        case let .nonFiniteGradient(step, error):
+            return "at trajectory step \(step): \(error)"
+        case let .nonFiniteMetaLoss(step, metaLoss):
+            return "the meta-loss of the unroll starting at trajectory step \(step) is not finite (\(metaLoss)) or has a non-finite gradient; φ was not updated"
+        }
+    }
+}
+
+/// The trajectory being optimized: the optimizee instance, θ, the LSTM's state, the step reached.
+public struct Trajectory<Instance: Optimizee> {
+    public var instance: Instance
+    public var theta: [Float]
+    public var state: LSTMState
+    public var step: Int
+}
+
+/// What one unroll did.
+public struct UnrollRecord: Sendable {
+    /// The trajectory step the unroll started at.
+    public let startStep: Int
+    /// f(θ_t) for each step of the unroll, on the minibatch its gradient used.
+    public let losses: [Float]
+    /// f(θ_T) at the end of the unroll, on a fresh minibatch.
+    public let finalLoss: Float
+    /// Σ_t w_t f(θ_t).
+    public let metaLoss: Double
+    /// Whether this unroll ended its trajectory.
+    public let endsTrajectory: Bool
+}
+
+/// Meta-training (paper eq. 3–5, §2): trajectories of `steps` optimizee steps cut into unrolls of
+/// `unrollLength`; θ and the LSTM state carry across the unrolls of a trajectory; after each
+/// unroll, ∂L/∂φ by back-propagation through time and one Adam step on φ. Each trajectory starts
+/// from a fresh optimizee instance, θ₀ and a zero LSTM state.
+///
+/// Randomness: φ's initialisation, problem instances with their θ₀, and minibatches each come
+/// from their own generator derived from `seed`; their states are public so a checkpoint can
+/// save and restore them.
+public final class MetaTrainer<P: Problem> {
+    public let problem: P
+    public let configuration: MetaTrainingConfiguration
+    public private(set) var phi: Phi
+    public let metaOptimizer: Adam
+    /// Adam's moments and step count for φ.
+    public var metaState: Adam.State
+    /// Draws problem instances and θ₀.
+    public var problemGenerator: Generator
+    /// Draws minibatches.
+    public var batchGenerator: Generator
+    /// The trajectory in progress, or nil between trajectories.
+    public var trajectory: Trajectory<P.Instance>?
+
+    private var tape: Tape?
+    private var gradient: [Float] = []
+    private var dPhi: [Float]
+
+    public init(problem: P, architecture: LSTMArchitecture, configuration: MetaTrainingConfiguration = .init(), seed: UInt64) {
+        self.problem = problem
+        self.configuration = configuration
+        var phiGenerator = Generator(seed: seed, purpose: "phi")
+        self.phi = Phi(initializing: architecture, using: &phiGenerator)
+        self.metaOptimizer = Adam(learningRate: configuration.metaLearningRate)
+        self.metaState = metaOptimizer.makeState(parameterCount: phi.values.count)
+        self.problemGenerator = Generator(seed: seed, purpose: "problems")
+        self.batchGenerator = Generator(seed: seed, purpose: "batches")
+        self.dPhi = [Float](repeating: 0, count: phi.values.count)
+    }
+
+    /// Replaces φ (a restored checkpoint); the layout must match.
+    public func setPhi(_ newPhi: Phi) {
+        precondition(newPhi.architecture == phi.architecture, "φ of another architecture")
+        phi = newPhi
+    }
+
+    /// Starts a trajectory if none is in progress, runs one unroll, and updates φ.
+    ///
+    /// - Throws: `MetaTrainingError` when the unroll produced a non-finite value; φ and Adam's
+    ///   state are then unchanged and the trajectory is abandoned (the next call starts anew).
+    @discardableResult
+    public func trainUnroll() throws(MetaTrainingError) -> UnrollRecord {
+        var current = trajectory ?? startTrajectory()
+        let start = current.step
+        let length = min(configuration.unrollLength, configuration.steps - start)
+        let weights = configuration.weights(length: length)
+        let batches = (0...length).map { _ in current.instance.sampleBatch(using: &batchGenerator) }
+        let tape = self.tape(coordinates: current.instance.parameterCount)
+
+        let losses: [Float]
+        do {
+            losses = try Self.unroll(tape: tape, phi: phi, trajectory: &current, batches: batches, gradient: &gradient)
+        } catch {
+            trajectory = nil
+            throw .nonFiniteGradient(step: start, error)
+        }
+        let metaLoss = zip(weights, losses).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        phi.values.withUnsafeBufferPointer { phi in
+            dPhi.withUnsafeMutableBufferPointer { dPhi in
+                tape.backward(steps: length, phi: phi.baseAddress!, weights: weights, into: dPhi.baseAddress!)
+            }
+        }
+        guard metaLoss.isFinite, dPhi.allSatisfy(\.isFinite) else {
+            trajectory = nil
+            throw .nonFiniteMetaLoss(step: start, metaLoss: metaLoss)
+        }
+        metaOptimizer.step(&phi.values, gradient: dPhi, state: &metaState)
+
+        current.step += length
+        let ends = current.step >= configuration.steps
+        trajectory = ends ? nil : current
+        return UnrollRecord(startStep: start, losses: Array(losses.prefix(length)), finalLoss: losses[length], metaLoss: metaLoss, endsTrajectory: ends)
+    }
+
+    /// Runs the unrolls of one whole trajectory (finishing the one in progress, if any).
+    public func trainTrajectory() throws(MetaTrainingError) -> [UnrollRecord] {
+        var records: [UnrollRecord] = []
+        repeat {
+            records.append(try trainUnroll())
+        } while !(records.last?.endsTrajectory ?? true)
+        return records
+    }
+
+    // MARK: Implementation
+
+    private func startTrajectory() -> Trajectory<P.Instance> {
+        let instance = problem.makeInstance(using: &problemGenerator)
+        let theta = instance.initialTheta(using: &problemGenerator)
+        return Trajectory(instance: instance, theta: theta, state: LSTMState(architecture: phi.architecture, coordinates: theta.count), step: 0)
+    }
+
+    private func tape(coordinates: Int) -> Tape {
+        if let tape, tape.coordinates == coordinates { return tape }
+        let made = Tape(architecture: phi.architecture, coordinates: coordinates, steps: configuration.unrollLength)
+        tape = made
+        gradient = [Float](repeating: 0, count: coordinates)
+        return made
+    }
+
+    /// One unroll of `batches.count − 1` steps from the trajectory's θ and LSTM state, both
+    /// advanced; returns f(θ_t) for t = 0…T (θ_T's on the last batch) and leaves on the tape what
+    /// `Tape.backward` needs.
+    ///
+    /// - Parameter frozenGradients: when given, the LSTM reads these as ∇f(θ_t) instead of the
+    ///   gradients at the θ_t reached: the meta-loss as a function of φ with the optimizee's
+    ///   gradients held constant, which `Tape.backward` differentiates (for finite differences).
+    static func unroll(
+        tape: Tape, phi: Phi, trajectory: inout Trajectory<P.Instance>, batches: [P.Instance.Batch], gradient: inout [Float],
+        frozenGradients: [[Float]]? = nil
+    ) throws(NonFiniteGradientError) -> [Float] {
+        let steps = batches.count - 1
+        let n = tape.coordinates
+        for l in 0..<tape.layers.count {
+            tape.initial.h[l].copy(from: trajectory.state.h[l])
+            tape.initial.c[l].copy(from: trajectory.state.c[l])
+        }
+        var losses: [Float] = []
+        losses.reserveCapacity(steps + 1)
+        for t in 0...steps {
+            losses.append(trajectory.instance.lossAndGradient(trajectory.theta, batch: batches[t], gradient: &gradient))
+            let seen = frozenGradients?[t] ?? gradient
+            seen.withUnsafeBufferPointer { tape.gradients[t].pointer.update(from: $0.baseAddress!, count: n) }
+            guard t < steps else { break }
+            try phi.values.withUnsafeBufferPointer { phi throws(NonFiniteGradientError) in
+                try tape.forward(step: t, phi: phi.baseAddress!)
+            }
+            for i in 0..<n { trajectory.theta[i] += tape.delta[i] }
+        }
+        if steps > 0 {
+            for l in 0..<tape.layers.count {
+                trajectory.state.h[l].copy(from: tape.hiddens[steps - 1][l])
+                trajectory.state.c[l].copy(from: tape.cells[steps - 1][l])
+            }
+        }
+        return losses
+    }
+}

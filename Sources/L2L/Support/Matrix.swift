@@ -1,0 +1,38 @@
+import RealModule
+import CBLAS
+
+/// Matrix products through BLAS (BLIS's `cblas_sgemm`), row-major throughout.
+///
+/// The coordinates of the optimizee are the rows: one LSTM layer for all coordinates is one
+/// product of (coordinates × fan_in) by (fan_in × 4·hidden).
+public enum Matrix {
+    /// C (m×n) = alpha · op(A) · op(B) + beta · C, with op(A) m×k and op(B) k×n.
+    ///
+    /// - Parameters:
+    ///   - transposeA: use Aᵀ, A being stored k×m.
+    ///   - transposeB: use Bᵀ, B being stored n×k.
+    @inlinable
+    public static func multiply(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
+        m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
+        alpha: Float = 1, beta: Float = 0
+    ) {
+        if m == 0 || n == 0 { return }
+        let lda = transposeA ? m : k
+        let ldb = transposeB ? k : n
+        cblas_sgemm(
+            L2L_CblasRowMajor, transposeA ? L2L_CblasTrans : L2L_CblasNoTrans, transposeB ? L2L_CblasTrans : L2L_CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)), beta, c, Int32(max(n, 1)))
+    }
+
+    /// Sets the number of threads BLIS's products use.
+    public static func setThreads(_ count: Int) {
+        bli_thread_set_num_threads(Int64(max(count, 1)))
+    }
+}
+
+/// σ(x) = 1 / (1 + e^(−x)).
+@inlinable
+func sigmoid(_ x: Float) -> Float {
+    1 / (1 + Float.exp(-x))
+}
