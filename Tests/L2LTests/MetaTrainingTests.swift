@@ -1,0 +1,104 @@
+import Testing
+@testable import L2L
+
+@Suite("meta-training")
+struct MetaTrainingTests {
+    static let problem = QuadraticProblem(problems: 16, dimensions: 10)
+    static let configuration = MetaTrainingConfiguration(steps: 100, unrollLength: 20)
+
+    @Test("the same seed gives bit-identical φ and losses; another seed does not")
+    func determinism() throws {
+        func train(seed: UInt64) throws -> (phi: [UInt32], losses: [Float]) {
+            let trainer = MetaTrainer(problem: Self.problem, architecture: .paperQuadratic, configuration: Self.configuration, seed: seed)
+            var losses: [Float] = []
+            for _ in 0..<7 { losses += try trainer.trainUnroll().losses }
+            return (trainer.phi.values.map(\.bitPattern), losses)
+        }
+        let first = try train(seed: 42), second = try train(seed: 42), other = try train(seed: 43)
+        #expect(first.phi == second.phi)
+        #expect(first.losses.map(\.bitPattern) == second.losses.map(\.bitPattern))
+        #expect(first.phi != other.phi)
+    }
+
+    @Test("restoring φ, Adam's state, the generators and the trajectory mid-trajectory reproduces the rest exactly")
+    func resumeMidTrajectory() throws {
+        let original = MetaTrainer(problem: Self.problem, architecture: .paperQuadratic, configuration: Self.configuration, seed: 7)
+        for _ in 0..<7 { try original.trainUnroll() }  // one trajectory and two unrolls of the next
+        let trajectory = try #require(original.trajectory)
+        #expect(trajectory.step == 40)
+
+        // What a checkpoint holds, copied out of the running trainer.
+        let phi = original.phi, metaState = original.metaState
+        let problemState = original.problemGenerator.state, batchState = original.batchGenerator.state
+        let saved = Trajectory(instance: trajectory.instance, theta: trajectory.theta, state: trajectory.state.copy(), step: trajectory.step)
+
+        let resumed = MetaTrainer(problem: Self.problem, architecture: .paperQuadratic, configuration: Self.configuration, seed: 999)
+        resumed.setPhi(phi)
+        resumed.metaState = metaState
+        resumed.problemGenerator.state = problemState
+        resumed.batchGenerator.state = batchState
+        resumed.trajectory = saved
+
+        for _ in 0..<8 {
+            let a = try original.trainUnroll(), b = try resumed.trainUnroll()
+            #expect(a.losses.map(\.bitPattern) == b.losses.map(\.bitPattern))
+            #expect(a.finalLoss.bitPattern == b.finalLoss.bitPattern)
+            #expect(a.startStep == b.startStep)
+        }
+        #expect(original.phi.values.map(\.bitPattern) == resumed.phi.values.map(\.bitPattern))
+        #expect(original.metaState == resumed.metaState)
+    }
+
+    @Test("a generator restored from its saved state continues the same sequence")
+    func generatorState() throws {
+        var generator = Generator(seed: 3, purpose: "batches")
+        for _ in 0..<10 { _ = generator.normal() }
+        let saved = generator.state
+        let expected = (0..<20).map { _ in generator.next() }
+        var restored = try #require(Generator(state: saved))
+        #expect((0..<20).map { _ in restored.next() } == expected)
+        #expect(Generator(state: [0, 0, 0, 0]) == nil)
+        #expect(Generator(seed: 3, purpose: "batches") != Generator(seed: 3, purpose: "problems"))
+    }
+
+    @Test("a trajectory is 100 steps in unrolls of 20; a shorter last unroll when they do not divide")
+    func unrollStructure() throws {
+        let trainer = MetaTrainer(problem: QuadraticProblem(problems: 2, dimensions: 3), architecture: .paperQuadratic,
+                                  configuration: MetaTrainingConfiguration(steps: 50, unrollLength: 20), seed: 1)
+        let records = try trainer.trainTrajectory()
+        #expect(records.map(\.startStep) == [0, 20, 40])
+        #expect(records.map(\.losses.count) == [20, 20, 10])
+        #expect(records.map(\.endsTrajectory) == [false, false, true])
+        #expect(trainer.trajectory == nil)
+        #expect(trainer.metaState.step == 3)
+    }
+
+    /// Mean f(θ_T) after `steps` steps of `optimizer` on `count` held-out instances.
+    static func meanFinalLoss(_ optimizer: LearnedOptimizer, problem: QuadraticProblem, steps: Int, count: Int) throws -> Double {
+        var generator = Generator(seed: 2024, purpose: "held-out")
+        var total = 0.0
+        for _ in 0..<count {
+            var instance = problem.makeInstance(using: &generator)
+            var theta = instance.initialTheta(using: &generator)
+            var state = optimizer.makeState(parameterCount: theta.count)
+            var gradient = [Float](repeating: 0, count: theta.count)
+            for _ in 0..<steps {
+                _ = instance.lossAndGradient(theta, batch: (), gradient: &gradient)
+                try optimizer.step(&theta, gradient: gradient, state: &state)
+            }
+            total += Double(instance.loss(theta, batch: ()))
+        }
+        return total / Double(count)
+    }
+
+    @Test("learning happens: a few hundred unrolls on quadratics beat the untrained optimizer on held-out ones")
+    func learning() throws {
+        let trainer = MetaTrainer(problem: Self.problem, architecture: .paperQuadratic, configuration: Self.configuration, seed: 5)
+        let untrained = LearnedOptimizer(phi: trainer.phi)
+        for _ in 0..<300 { try trainer.trainUnroll() }
+        let trained = LearnedOptimizer(phi: trainer.phi)
+        let before = try Self.meanFinalLoss(untrained, problem: Self.problem, steps: 100, count: 20)
+        let after = try Self.meanFinalLoss(trained, problem: Self.problem, steps: 100, count: 20)
+        #expect(after < 0.5 * before, "untrained \(before), trained \(after)")
+    }
+}
