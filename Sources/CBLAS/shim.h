@@ -19,4 +19,17 @@ void cblas_sgemm(enum L2L_CBLAS_ORDER order, enum L2L_CBLAS_TRANSPOSE transA, en
 /// BLIS's own call to set the number of threads its level-3 operations use.
 void bli_thread_set_num_threads(int64_t threads);
 
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+/// The calling thread's floating-point control word (MXCSR).
+static inline unsigned int l2l_get_fp_control(void) { return _mm_getcsr(); }
+static inline void l2l_set_fp_control(unsigned int value) { _mm_setcsr(value); }
+/// MXCSR's flush-to-zero and denormals-are-zero bits.
+static inline unsigned int l2l_flush_denormals_bits(void) { return 0x8040; }
+#else
+static inline unsigned int l2l_get_fp_control(void) { return 0; }
+static inline void l2l_set_fp_control(unsigned int value) { (void)value; }
+static inline unsigned int l2l_flush_denormals_bits(void) { return 0; }
+#endif
+
 #endif

@@ -25,7 +25,7 @@ public struct LearnedOptimizer: Optimizer, Sendable {
         precondition(gradient.count == tape.coordinates && theta.count == tape.coordinates, "this state is for \(tape.coordinates) coordinates")
         gradient.withUnsafeBufferPointer { tape.gradients[0].pointer.update(from: $0.baseAddress!, count: $0.count) }
         try phi.values.withUnsafeBufferPointer { phi throws(NonFiniteGradientError) in
-            try tape.forward(step: 0, phi: phi.baseAddress!)
+            try Matrix.withDenormalsFlushed { () throws(NonFiniteGradientError) in try tape.forward(step: 0, phi: phi.baseAddress!) }
         }
         for i in theta.indices { theta[i] += tape.delta[i] }
         for l in 0..<tape.layers.count {

@@ -113,6 +113,10 @@ public final class MetaTrainer<P: Problem> {
     ///   state are then unchanged and the trajectory is abandoned (the next call starts anew).
     @discardableResult
     public func trainUnroll() throws(MetaTrainingError) -> UnrollRecord {
+        try Matrix.withDenormalsFlushed { () throws(MetaTrainingError) -> UnrollRecord in try unrollAndUpdate() }
+    }
+
+    private func unrollAndUpdate() throws(MetaTrainingError) -> UnrollRecord {
         var current = trajectory ?? startTrajectory()
         let start = current.step
         let length = min(configuration.unrollLength, configuration.steps - start)

@@ -1,9 +1,19 @@
+import Dispatch
+
 /// Everything the backward pass needs from an unroll of the learned optimizer, in buffers
 /// allocated once for a given number of coordinates and steps and reused by every unroll.
 ///
 /// Per step t and layer l: the layer's input [x, h_prev] (N × fan_in), its activated gates
 /// (N × 4H), and its new c and h (N × H); per step the optimizee's gradient ∇f(θ_t) (N).
-final class Tape {
+///
+/// The coordinates never interact except through φ, so the rows are split into `workerCount`
+/// fixed blocks run concurrently, each through the whole forward and backward pass; each block
+/// accumulates its own ∂L/∂φ, summed in block order at the end. The split does not depend on the
+/// machine, so results are the same on any number of cores.
+final class Tape: @unchecked Sendable {
+    /// Blocks of coordinates processed concurrently (two: the machines we target have two cores).
+    static let workerCount = 2
+
     let architecture: LSTMArchitecture
     let layers: [LSTMArchitecture.Layer]
     let coordinates: Int
@@ -19,9 +29,12 @@ final class Tape {
     /// The update δ_t of the current step (N).
     let delta: Buffer
 
-    // Backward scratch.
+    // Backward scratch (rows × width each, so that the blocks use disjoint rows).
     let dhRecurrent: [Buffer], dc: [Buffer]
-    let dhAbove: Buffer, dGates: Buffer, dInput: Buffer, dTheta: Buffer, dy: Buffer
+    let dhAbove: Buffer, dGates: Buffer, dInput: Buffer, dTheta: Buffer
+    /// The rows of each block, and each block's ∂L/∂φ.
+    let blocks: [Range<Int>]
+    let partialGradients: [Buffer]
 
     init(architecture: LSTMArchitecture, coordinates: Int, steps: Int) {
         let layers = architecture.layers
@@ -45,7 +58,22 @@ final class Tape {
         dGates = Buffer(count: n * (layers.map(\.gateCount).max() ?? 0))
         dInput = Buffer(count: n * (layers.map(\.fanIn).max() ?? 0))
         dTheta = Buffer(count: n)
-        dy = Buffer(count: n)
+        let workers = min(Self.workerCount, max(n, 1))
+        blocks = (0..<workers).map { w in (w * n / workers)..<((w + 1) * n / workers) }
+        partialGradients = blocks.map { _ in Buffer(count: architecture.parameterCount) }
+    }
+
+    /// Runs `body` for every block of rows concurrently, denormals flushed on each worker.
+    private func forEachBlock(_ body: (Int, Range<Int>) -> Void) {
+        // The blocks write disjoint rows of the buffers and their own partial gradient, which
+        // is what makes sharing `body` and `self` across the workers safe.
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            let blocks = self.blocks
+            DispatchQueue.concurrentPerform(iterations: blocks.count) { index in
+                Matrix.withDenormalsFlushed { shared.value(index, blocks[index]) }
+            }
+        }
     }
 
     func hPrevious(step t: Int, layer l: Int) -> UnsafeMutablePointer<Float> {
@@ -59,17 +87,37 @@ final class Tape {
     /// Step t of the learned optimizer: from `gradients[t]`, the update δ_t into `delta`
     /// (δ = outputScale · (h_top · w_out + b_out)).
     func forward(step t: Int, phi: UnsafePointer<Float>) throws(NonFiniteGradientError) {
-        let n = coordinates
-        try architecture.preprocessing.apply(gradients[t].pointer, count: n, into: preprocessed.pointer)
-        var below = preprocessed.pointer, belowWidth = architecture.preprocessing.inputSize
+        var failures = [NonFiniteGradientError?](repeating: nil, count: blocks.count)
+        failures.withUnsafeMutableBufferPointer { failures in
+            forEachBlock { index, rows in
+                do throws(NonFiniteGradientError) {
+                    try forward(step: t, phi: phi, rows: rows)
+                } catch {
+                    failures[index] = error
+                }
+            }
+        }
+        if let failure = failures.compactMap({ $0 }).first { throw failure }
+    }
+
+    private func forward(step t: Int, phi: UnsafePointer<Float>, rows: Range<Int>) throws(NonFiniteGradientError) {
+        let n = rows.count, first = rows.lowerBound
+        let inputSize = architecture.preprocessing.inputSize
+        do {
+            try architecture.preprocessing.apply(gradients[t].pointer + first, count: n, into: preprocessed.pointer + first * inputSize)
+        } catch {
+            throw NonFiniteGradientError(coordinate: error.coordinate + first, value: error.value)
+        }
+        var below = preprocessed.pointer + first * inputSize, belowWidth = inputSize
         for (l, layer) in layers.enumerated() {
-            let input = inputs[t][l].pointer
+            let input = inputs[t][l].pointer + first * layer.fanIn
+            let h = first * layer.hidden
             LSTMCell.place(below, rows: n, width: belowWidth, into: input, stride: layer.fanIn, offset: 0)
-            LSTMCell.place(hPrevious(step: t, layer: l), rows: n, width: layer.hidden, into: input, stride: layer.fanIn, offset: layer.inputSize)
+            LSTMCell.place(hPrevious(step: t, layer: l) + h, rows: n, width: layer.hidden, into: input, stride: layer.fanIn, offset: layer.inputSize)
             LSTMCell.forward(
-                phi: phi, layer: layer, rows: n, input: input, cPrevious: cPrevious(step: t, layer: l),
-                gates: gates[t][l].pointer, cNext: cells[t][l].pointer, hNext: hiddens[t][l].pointer)
-            below = hiddens[t][l].pointer
+                phi: phi, layer: layer, rows: n, input: input, cPrevious: cPrevious(step: t, layer: l) + h,
+                gates: gates[t][l].pointer + first * layer.gateCount, cNext: cells[t][l].pointer + h, hNext: hiddens[t][l].pointer + h)
+            below = hiddens[t][l].pointer + h
             belowWidth = layer.hidden
         }
         let outputWeights = phi + architecture.outputWeights, outputBias = phi[architecture.outputBias]
@@ -77,7 +125,7 @@ final class Tape {
         for row in 0..<n {
             var sum: Float = 0
             for k in 0..<belowWidth { sum += below[row * belowWidth + k] * outputWeights[k] }
-            delta[row] = scale * (sum + outputBias)
+            delta[first + row] = scale * (sum + outputBias)
         }
     }
 
@@ -89,17 +137,36 @@ final class Tape {
     /// - Parameter dPhi: receives the gradient (overwritten), laid out as φ.
     func backward(steps: Int, phi: UnsafePointer<Float>, weights: [Float], into dPhi: UnsafeMutablePointer<Float>) {
         precondition(steps <= self.steps && weights.count > steps, "an unroll of \(steps) steps needs \(steps + 1) weights and a tape that long")
-        let n = coordinates
+        forEachBlock { index, rows in
+            backward(steps: steps, phi: phi, weights: weights, rows: rows, into: partialGradients[index].pointer)
+        }
+        let count = architecture.parameterCount
+        dPhi.update(from: partialGradients[0].pointer, count: count)
+        for partial in partialGradients.dropFirst() {
+            for k in 0..<count { dPhi[k] += partial[k] }
+        }
+    }
+
+    private func backward(steps: Int, phi: UnsafePointer<Float>, weights: [Float], rows: Range<Int>, into dPhi: UnsafeMutablePointer<Float>) {
+        let n = rows.count, first = rows.lowerBound
         dPhi.update(repeating: 0, count: architecture.parameterCount)
-        for buffer in dhRecurrent + dc { buffer.fill(0) }
-        for row in 0..<n { dTheta[row] = weights[steps] * gradients[steps][row] }
+        for (l, layer) in layers.enumerated() {
+            (dhRecurrent[l].pointer + first * layer.hidden).update(repeating: 0, count: n * layer.hidden)
+            (dc[l].pointer + first * layer.hidden).update(repeating: 0, count: n * layer.hidden)
+        }
+        let dTheta = self.dTheta.pointer + first
+        for row in 0..<n { dTheta[row] = weights[steps] * gradients[steps][first + row] }
 
         let top = layers.count - 1, topHidden = layers[top].hidden
         let outputWeights = phi + architecture.outputWeights
         let dOutputWeights = dPhi + architecture.outputWeights
+        let widest = max(layers.map(\.hidden).max() ?? 0, architecture.preprocessing.inputSize)
+        let dhAbove = self.dhAbove.pointer + first * widest
+        let dGates = self.dGates.pointer + first * (layers.map(\.gateCount).max() ?? 0)
+        let dInput = self.dInput.pointer + first * (layers.map(\.fanIn).max() ?? 0)
         for t in stride(from: steps - 1, through: 0, by: -1) {
             // Output layer: δ = scale · (h_top · w + b).
-            let hTop = hiddens[t][top].pointer
+            let hTop = hiddens[t][top].pointer + first * topHidden
             var dBias: Float = 0
             for row in 0..<n {
                 let dyValue = architecture.outputScale * dTheta[row]
@@ -113,22 +180,29 @@ final class Tape {
 
             for l in stride(from: top, through: 0, by: -1) {
                 let layer = layers[l]
-                let dh = dhAbove.pointer
-                for index in 0..<n * layer.hidden { dh[index] += dhRecurrent[l][index] }
+                let h = first * layer.hidden
+                let recurrent = dhRecurrent[l].pointer + h
+                for index in 0..<n * layer.hidden { dhAbove[index] += recurrent[index] }
                 LSTMCell.backward(
                     phi: phi, dPhi: dPhi, layer: layer, rows: n,
-                    input: inputs[t][l].pointer, gates: gates[t][l].pointer,
-                    cPrevious: cPrevious(step: t, layer: l), cNext: cells[t][l].pointer,
-                    dh: dh, dc: dc[l].pointer, dGates: dGates.pointer, dInput: dInput.pointer)
-                LSTMCell.take(dInput.pointer, rows: n, stride: layer.fanIn, offset: layer.inputSize, width: layer.hidden, into: dhRecurrent[l].pointer, accumulate: false)
+                    input: inputs[t][l].pointer + first * layer.fanIn, gates: gates[t][l].pointer + first * layer.gateCount,
+                    cPrevious: cPrevious(step: t, layer: l) + h, cNext: cells[t][l].pointer + h,
+                    dh: dhAbove, dc: dc[l].pointer + h, dGates: dGates, dInput: dInput)
+                LSTMCell.take(dInput, rows: n, stride: layer.fanIn, offset: layer.inputSize, width: layer.hidden, into: recurrent, accumulate: false)
                 if l > 0 {
-                    LSTMCell.take(dInput.pointer, rows: n, stride: layer.fanIn, offset: 0, width: layer.inputSize, into: dhAbove.pointer, accumulate: false)
+                    LSTMCell.take(dInput, rows: n, stride: layer.fanIn, offset: 0, width: layer.inputSize, into: dhAbove, accumulate: false)
                 }
             }
             if t > 0 {
-                let weight = weights[t], gradient = gradients[t].pointer
+                let weight = weights[t], gradient = gradients[t].pointer + first
                 for row in 0..<n { dTheta[row] += weight * gradient[row] }
             }
         }
     }
+}
+
+/// A value handed to concurrent workers whose safety the caller guarantees (disjoint writes).
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
