@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip", "TestSupport"]),
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "HDF5", "Gzip", "TestSupport"]),
-        .testTarget(name: "L2LTests", dependencies: ["L2L", "TestSupport"]),
+        .testTarget(name: "L2LTests", dependencies: ["L2L", "MNIST", "TestSupport"]),
         .testTarget(name: "FetchCommandTests", dependencies: ["l2l-fetch", "MNIST", "HDF5", "TestSupport"]),
     ]
 )
