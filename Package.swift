@@ -9,6 +9,8 @@ let package = Package(
     name: "l2l",
     products: [
         .executable(name: "l2l-fetch", targets: ["l2l-fetch"]),
+        .executable(name: "l2l-train", targets: ["l2l-train"]),
+        .executable(name: "l2l-eval", targets: ["l2l-eval"]),
         .library(name: "HDF5", targets: ["HDF5"]),
         .library(name: "MNIST", targets: ["MNIST"]),
         .library(name: "L2L", targets: ["L2L"]),
@@ -17,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // MARK: C shims (module maps and static-inline headers; no Swift API of their own)
@@ -63,12 +66,37 @@ let package = Package(
             ]
         ),
 
+        /// The research pipeline: experiment definitions, meta-training with HDF5 checkpoints,
+        /// evaluation from checkpoints.
+        .target(
+            name: "Pipeline",
+            dependencies: [
+                "L2L", "MNIST", "HDF5",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+
         // MARK: Executables (parse arguments, call the library)
 
         .executableTarget(
             name: "l2l-fetch",
             dependencies: [
                 "MNIST",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "l2l-train",
+            dependencies: [
+                "Pipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "l2l-eval",
+            dependencies: [
+                "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

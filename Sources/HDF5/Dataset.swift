@@ -97,6 +97,17 @@ public final class Dataset: Location {
         try check(values.withUnsafeBytes { buffer in H5Dwrite(id, Element.elementType.nativeType, memorySpace.id, fileSpace.id, l2l_H5P_DEFAULT(), buffer.baseAddress) }, "H5Dwrite")
     }
 
+    /// Shrinks (or grows) the first dimension of an extendible dataset to `rows` rows: a resumed
+    /// run drops the rows written after its checkpoint.
+    public func resize(rows: Int) throws(HDF5Error) {
+        let (shape, maximum) = try extents()
+        guard !shape.isEmpty, maximum.first == .some(nil), rows >= 0 else {
+            throw fail("", .invalidArgument("resize needs a first dimension of unlimited size and a non-negative row count"))
+        }
+        var extent = ([rows] + shape.dropFirst()).map { hsize_t($0) }
+        try check(H5Dset_extent(id, &extent), "H5Dset_extent")
+    }
+
     // MARK: Implementation
 
     private func requireElementType<Element: HDF5Element>(_: Element.Type) throws(HDF5Error) {

@@ -1,0 +1,43 @@
+import L2L
+import MNIST
+
+/// The optimizees of an experiment, built from its definition and the data.
+struct Experiment {
+    let configuration: PipelineConfiguration
+    /// `data/mnist.h5`, for MNIST experiments.
+    let mnistPath: String?
+    private var splits: [MNIST.Split: ClassificationData] = [:]
+
+    init(configuration: PipelineConfiguration, mnistPath: String) throws {
+        self.configuration = configuration
+        let usesMNIST = configuration.optimizee.isMNIST
+        self.mnistPath = usesMNIST ? mnistPath : nil
+        if usesMNIST {
+            let archive = try MNISTStore.read(mnistPath)
+            for split in MNIST.Split.allCases {
+                let examples = try MNIST.load(split, from: archive, path: mnistPath)
+                splits[split] = ClassificationData(inputs: examples.images, labels: examples.labels, inputSize: MNISTSplit.pixelsPerImage, classes: 10)
+            }
+        }
+    }
+
+    /// The data of `split` (empty for quadratics).
+    func data(_ split: MNIST.Split) -> ClassificationData {
+        splits[split] ?? ClassificationData(inputs: [], labels: [], inputSize: 784, classes: 10)
+    }
+}
+
+/// The two kinds of optimizee as one value, so that generic code can be written once.
+enum AnyProblem {
+    case quadratic(QuadraticProblem)
+    case mlp(MLPProblem)
+
+    init(_ specification: OptimizeeSpecification, data: ClassificationData) {
+        switch specification {
+        case let .quadratic(problems, dimensions, distribution):
+            self = .quadratic(QuadraticProblem(problems: problems, dimensions: dimensions, distribution: distribution))
+        case let .mnist(hidden, activation, batchSize):
+            self = .mlp(MLPProblem(data: data, hiddenSizes: hidden, activation: activation, batchSize: batchSize))
+        }
+    }
+}

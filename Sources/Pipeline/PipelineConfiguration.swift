@@ -1,0 +1,146 @@
+import Foundation
+import L2L
+
+/// Which optimizee an experiment trains on or evaluates.
+public enum OptimizeeSpecification: Sendable, Equatable {
+    /// Random quadratics (paper §3.1).
+    case quadratic(problems: Int, dimensions: Int, distribution: Quadratic.Distribution)
+    /// An MLP on MNIST (paper §3.2).
+    case mnist(hidden: [Int], activation: MLP.Activation, batchSize: Int)
+
+    public var isMNIST: Bool {
+        if case .mnist = self { return true }
+        return false
+    }
+}
+
+/// One problem the evaluation stage compares the optimizers on.
+public struct EvaluationProblem: Sendable, Equatable {
+    public var name: String
+    public var optimizee: OptimizeeSpecification
+}
+
+/// An experiment definition (`pipelines/*.yaml`): every hyperparameter of meta-training and
+/// evaluation, with the paper's values in the files we ship. Parsed strictly: unknown keys,
+/// missing keys and out-of-range values are errors naming the file, the key and the reason.
+public struct PipelineConfiguration: Sendable {
+    public var name: String
+    public var seed: UInt64
+    public var optimizee: OptimizeeSpecification
+    public var architecture: LSTMArchitecture
+
+    // Meta-training.
+    public var epochs: Int
+    public var steps: Int
+    public var unrollLength: Int
+    public var metaLearningRate: Float
+    public var lossWeights: [Float]?
+    public var validationPeriod: Int
+    public var validationSize: Int
+    public var historyPeriod: Int
+
+    // Evaluation.
+    public var horizon: Int
+    public var runs: Int
+    public var tuningRuns: Int
+    /// The baselines' learning-rate grid.
+    public var learningRates: [Float]
+    public var evaluationProblems: [EvaluationProblem]
+
+    /// The file's text, stored verbatim in every output.
+    public var text: String
+    public var path: String
+
+    public var training: MetaTrainingConfiguration {
+        MetaTrainingConfiguration(steps: steps, unrollLength: unrollLength, metaLearningRate: metaLearningRate, lossWeights: lossWeights)
+    }
+
+    /// Reads and validates `path`.
+    public init(contentsOf path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PipelineError(file: path, key: "", reason: "cannot read the file")
+        }
+        try self.init(text: String(decoding: data, as: UTF8.self), path: path)
+    }
+
+    public init(text: String, path: String) throws(PipelineError) {
+        self.text = text
+        self.path = path
+        var root = try ConfigurationReader.document(file: path, text: text)
+        name = try root.string("name")
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw root.error("name", "use letters, digits, - and _ only (it names the run folder)")
+        }
+        seed = UInt64(try root.int("seed", in: 0...Int(Int32.max)))
+
+        var optimizeeSection = try root.section("optimizee")
+        optimizee = try Self.optimizee(&optimizeeSection, allowName: false).optimizee
+
+        var lstm = try root.section("optimizer")
+        let layers = try lstm.intList("layers", each: 1...1024, count: 1...8)
+        var preprocessingSection = try lstm.section("preprocessing")
+        let kind = try preprocessingSection.string("kind", oneOf: ["identity", "log_and_sign"])
+        let preprocessing: Preprocessing = kind == "identity" ? .identity : .logAndSign(k: Float(try preprocessingSection.double("k", in: 0.1...100)))
+        try preprocessingSection.finish()
+        let outputScale = Float(try lstm.double("output_scale", in: 1e-6...1e3))
+        try lstm.finish()
+        architecture = LSTMArchitecture(hiddenSizes: layers, preprocessing: preprocessing, outputScale: outputScale)
+
+        var training = try root.section("training")
+        epochs = try training.int("epochs", in: 1...10_000_000)
+        steps = try training.int("steps", in: 1...1_000_000)
+        unrollLength = try training.int("unroll", in: 1...10_000)
+        metaLearningRate = Float(try training.double("meta_learning_rate", in: 1e-8...1))
+        let weights = try training.node("loss_weights")
+        if weights.string == "uniform" {
+            lossWeights = nil
+        } else {
+            lossWeights = try training.doubleList("loss_weights", count: unrollLength + 1).map(Float.init)
+        }
+        validationPeriod = try training.int("validation_period", in: 1...1_000_000)
+        validationSize = try training.int("validation_size", in: 1...100_000)
+        historyPeriod = try training.int("history_period", in: 1...1_000_000)
+        try training.finish()
+
+        var evaluation = try root.section("evaluation")
+        horizon = try evaluation.int("horizon", in: 1...1_000_000)
+        runs = try evaluation.int("runs", in: 1...100_000)
+        tuningRuns = try evaluation.int("tuning_runs", in: 1...100_000)
+        var grid = try evaluation.section("learning_rates")
+        let from = try grid.double("log10_from", in: -12...3), to = try grid.double("log10_to", in: -12...3)
+        let step = try grid.double("log10_step", in: 0.01...5)
+        try grid.finish()
+        guard from <= to else { throw grid.error("log10_to", "must not be below log10_from (\(from))") }
+        learningRates = stride(from: from, through: to + 1e-9, by: step).map { Float(pow(10, $0)) }
+        evaluationProblems = []
+        for var section in try evaluation.sections("problems") {
+            let (problemName, spec) = try Self.optimizee(&section, allowName: true)
+            try section.finish()
+            guard spec.isMNIST == optimizee.isMNIST else {
+                throw section.error("kind", "evaluation problems must be of the kind the optimizer was trained on")
+            }
+            evaluationProblems.append(EvaluationProblem(name: problemName ?? "problem", optimizee: spec))
+        }
+        try evaluation.finish()
+        try root.finish()
+    }
+
+    private static func optimizee(_ section: inout ConfigurationReader, allowName: Bool) throws(PipelineError) -> (name: String?, optimizee: OptimizeeSpecification) {
+        let name = allowName ? try section.string("name") : nil
+        let kind = try section.string("kind", oneOf: ["quadratic", "mnist"])
+        let result: OptimizeeSpecification
+        if kind == "quadratic" {
+            let problems = try section.int("problems", in: 1...100_000)
+            let dimensions = try section.int("dimensions", in: 1...10_000)
+            let distribution = try section.string("distribution", oneOf: Quadratic.Distribution.allCases.map(\.rawValue))
+            result = .quadratic(problems: problems, dimensions: dimensions, distribution: Quadratic.Distribution(rawValue: distribution) ?? .gaussian)
+        } else {
+            let hidden = try section.intList("hidden", each: 1...100_000, count: 1...16)
+            let activation = try section.string("activation", oneOf: MLP.Activation.allCases.map(\.rawValue))
+            let batchSize = try section.int("batch_size", in: 1...1_000_000)
+            result = .mnist(hidden: hidden, activation: MLP.Activation(rawValue: activation) ?? .sigmoid, batchSize: batchSize)
+        }
+        if !allowName { try section.finish() }
+        return (name, result)
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import HDF5
+import MNIST
+
+/// Where an output came from: recorded as attributes on every file the stages write.
+public struct Provenance: Sendable {
+    /// The package version and, when the executable runs from a git checkout, the commit
+    /// (`git describe --always --dirty`).
+    public static let codeVersion: String = {
+        let version = "0.1.0"
+        // The executables live in <checkout>/.build/<configuration>/; ask git there.
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let checkout = executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        process.arguments = ["-C", checkout.path, "describe", "--always", "--dirty"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return version }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let commit = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return process.terminationStatus == 0 && !commit.isEmpty ? "\(version)+\(commit)" : version
+    }()
+
+    /// Records the configuration, seed, code version and (for MNIST) the data's checksums.
+    static func record(on file: File, configuration: PipelineConfiguration, tool: String, mnistPath: String?) throws {
+        try file.setAttribute("configuration", configuration.text)
+        try file.setAttribute("pipeline", configuration.path)
+        try file.setAttribute("seed", Int64(configuration.seed))
+        try file.setAttribute("code_version", Provenance.codeVersion)
+        try file.setAttribute("tool", tool)
+        try file.setAttribute("created", ISO8601DateFormatter().string(from: Date()))
+        if let mnistPath {
+            try file.setAttribute("mnist", mnistPath)
+            for (part, checksum) in try MNISTStore.recordedChecksums(mnistPath) {
+                try file.setAttribute("mnist sha256 \(part.fileName)", checksum)
+            }
+        }
+    }
+}
+
+/// Reports a long task's progress on standard error: one updating line on a terminal, a plain
+/// line every few percent (and at least every 30 s) otherwise.
+final class ProgressLine: @unchecked Sendable {
+    private let total: Int
+    private let label: String
+    private let isTerminal = isatty(STDERR_FILENO) == 1
+    private let started = Date()
+    private var lastPrinted = Date.distantPast
+    private var lastFraction = -1.0
+    private let startCount: Int
+
+    init(label: String, total: Int, startingAt done: Int) {
+        self.label = label
+        self.total = total
+        self.startCount = done
+    }
+
+    func update(done: Int, detail: String) {
+        let fraction = Double(done) / Double(max(total, 1))
+        let elapsed = Date().timeIntervalSince(started)
+        let rate = Double(done - startCount) / max(elapsed, 1e-9)
+        let remaining = rate > 0 ? Double(total - done) / rate : .infinity
+        let width = 24, filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let text = "\(label) [\(bar)] \(done)/\(total)  \(String(format: "%.2f", rate))/s  ETA \(Self.duration(remaining))  \(detail)"
+        if isTerminal {
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + text + (done >= total ? "\n" : "")).utf8))
+        } else if fraction - lastFraction >= 0.02 || Date().timeIntervalSince(lastPrinted) >= 30 || done >= total {
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+            lastFraction = fraction
+            lastPrinted = Date()
+        }
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+    }
+}
+
+func note(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

@@ -1,0 +1,234 @@
+import Foundation
+import HDF5
+import L2L
+
+/// The meta-training stage (`l2l-train`): trains the learned optimizer of an experiment, logging
+/// to `train.h5` as it goes and checkpointing after every trajectory, so that a killed run
+/// resumes and ends bit-identical to one that never stopped.
+public struct TrainingRun {
+    /// What to do when the output folder already holds a run.
+    public enum Mode: Sendable {
+        /// Refuse.
+        case start
+        /// Continue it (start it when there is none); its configuration must be this one.
+        case resume
+        /// Delete it and start over.
+        case force
+    }
+
+    public enum Outcome: Equatable, Sendable {
+        case completed(epochs: Int)
+        case interrupted(epochs: Int, signal: Int32)
+    }
+
+    public var configuration: PipelineConfiguration
+    public var outputFolder: String
+    public var mnistPath: String
+    public var epochs: Int
+    public var mode: Mode
+
+    /// Consecutive trajectories with non-finite values after which training stops.
+    public static let maximumConsecutiveFailures = 10
+
+    public init(configuration: PipelineConfiguration, outputFolder: String, mnistPath: String, epochs: Int? = nil, mode: Mode) {
+        self.configuration = configuration
+        self.outputFolder = outputFolder
+        self.mnistPath = mnistPath
+        self.epochs = epochs ?? configuration.epochs
+        self.mode = mode
+    }
+
+    public var path: String { URL(fileURLWithPath: outputFolder).appendingPathComponent("train.h5").path }
+
+    public func run() throws -> Outcome {
+        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath)
+        switch (AnyProblem(configuration.optimizee, data: experiment.data(.train)), AnyProblem(configuration.optimizee, data: experiment.data(.validation))) {
+        case let (.quadratic(training), .quadratic(validation)):
+            return try run(training: training, validation: validation, experiment: experiment)
+        case let (.mlp(training), .mlp(validation)):
+            return try run(training: training, validation: validation, experiment: experiment)
+        default:
+            preconditionFailure("one specification gives one kind of problem")
+        }
+    }
+
+    private func run<P: Problem>(training: P, validation: P, experiment: Experiment) throws -> Outcome {
+        let trainer = MetaTrainer(problem: training, architecture: configuration.architecture, configuration: configuration.training, seed: configuration.seed)
+        var validationGenerator = Generator(seed: configuration.seed, purpose: "validation")
+        let file = try openRun(trainer: trainer, experiment: experiment)
+        var checkpoint = try Checkpoint.read(from: file)
+        try restore(checkpoint, into: trainer, validationGenerator: &validationGenerator, file: file)
+
+        if checkpoint.epochsDone >= epochs {
+            note("\(path): already trained for \(checkpoint.epochsDone) of \(epochs) trajectories; nothing to do")
+            return .completed(epochs: checkpoint.epochsDone)
+        }
+        StopSignals.install()
+        let progress = ProgressLine(label: "meta-training \(configuration.name)", total: epochs, startingAt: checkpoint.epochsDone)
+        var consecutiveFailures = 0
+        var recentFinalLosses: [Float] = []
+
+        while checkpoint.epochsDone < epochs {
+            let records: [UnrollRecord]
+            do {
+                records = try trainer.trainTrajectory()
+                consecutiveFailures = 0
+            } catch {
+                checkpoint.skippedTrajectories += 1
+                consecutiveFailures += 1
+                note("warning: trajectory skipped (\(checkpoint.skippedTrajectories) so far): \(error)")
+                guard consecutiveFailures < Self.maximumConsecutiveFailures else {
+                    throw PipelineError(file: path, key: "", reason: "training stopped: \(consecutiveFailures) consecutive trajectories produced non-finite values (last: \(error)); try a smaller meta_learning_rate or output_scale")
+                }
+                continue
+            }
+            guard trainer.phi.isFinite else {
+                throw PipelineError(file: path, key: "", reason: "training stopped: φ became non-finite after trajectory \(checkpoint.epochsDone + 1); the last checkpoint (before it) is intact")
+            }
+            checkpoint.epochsDone += 1
+            let epoch = checkpoint.epochsDone
+
+            // The logs first, then the checkpoint that vouches for them.
+            try file.openDataset(TrainFile.trajectoryLoss).append(rows: records.flatMap(\.losses))
+            let finalLoss = records.last?.finalLoss ?? .nan
+            try file.openDataset(TrainFile.trajectoryFinalLoss).append(rows: [finalLoss])
+            try file.openDataset(TrainFile.trajectoryMetaLoss).append(rows: records.map(\.metaLoss))
+            recentFinalLosses = Array((recentFinalLosses + [finalLoss]).suffix(20))
+
+            if epoch % configuration.validationPeriod == 0 || epoch == epochs {
+                let loss = Self.validate(trainer.phi, on: validation, count: configuration.validationSize, steps: configuration.steps, generator: &validationGenerator)
+                try file.openDataset(TrainFile.validationEpoch).append(rows: [Int64(epoch)])
+                try file.openDataset(TrainFile.validationLoss).append(rows: [loss])
+                if loss.isFinite, loss < checkpoint.bestLoss, trainer.phi.isFinite {
+                    checkpoint.bestLoss = loss
+                    checkpoint.bestEpoch = epoch
+                    checkpoint.bestPhi = trainer.phi.values
+                    try writeBest(trainer.phi, epoch: epoch, loss: loss, file: file)
+                }
+            }
+            if epoch % configuration.historyPeriod == 0 || epoch == epochs {
+                try file.openDataset(TrainFile.historyEpoch).append(rows: [Int64(epoch)])
+                try file.openDataset(TrainFile.historyValues).append(rows: trainer.phi.values)
+            }
+            try TrainFile.writePhi(trainer.phi, to: TrainFile.latest, in: file)
+            try file.openGroup(TrainFile.latest).setAttribute("epoch", Int64(epoch))
+
+            checkpoint.phi = trainer.phi.values
+            checkpoint.adam = trainer.metaState
+            checkpoint.generators = [trainer.problemGenerator.state, trainer.batchGenerator.state, validationGenerator.state]
+            try checkpoint.write(to: file)
+
+            let meanFinal = recentFinalLosses.reduce(0, +) / Float(max(recentFinalLosses.count, 1))
+            let best = checkpoint.bestLoss.isFinite ? String(format: "%.4g", checkpoint.bestLoss) : "–"
+            progress.update(done: epoch, detail: "final loss (mean of last \(recentFinalLosses.count)) \(String(format: "%.4g", meanFinal))  best validation \(best)")
+            if StopSignals.received != 0 {
+                note("stopped after trajectory \(epoch) of \(epochs); the checkpoint is written. Continue with: l2l-train \(configuration.path) --resume")
+                return .interrupted(epochs: epoch, signal: StopSignals.received)
+            }
+        }
+        return .completed(epochs: checkpoint.epochsDone)
+    }
+
+    /// Mean f(θ_steps) of the learned optimizer on `count` fresh problems (infinite when any run
+    /// meets a non-finite gradient).
+    static func validate<P: Problem>(_ phi: Phi, on problem: P, count: Int, steps: Int, generator: inout Generator) -> Double {
+        let optimizer = LearnedOptimizer(phi: phi)
+        var total = 0.0
+        for _ in 0..<count {
+            var instance = problem.makeInstance(using: &generator)
+            var theta = instance.initialTheta(using: &generator)
+            var state = optimizer.makeState(parameterCount: theta.count)
+            var gradient = [Float](repeating: 0, count: theta.count)
+            do {
+                for _ in 0..<steps {
+                    _ = instance.lossAndGradient(theta, batch: instance.sampleBatch(using: &generator), gradient: &gradient)
+                    try optimizer.step(&theta, gradient: gradient, state: &state)
+                }
+            } catch {
+                return .infinity
+            }
+            total += Double(instance.loss(theta, batch: instance.sampleBatch(using: &generator)))
+        }
+        let mean = total / Double(count)
+        return mean.isFinite ? mean : .infinity
+    }
+
+    // MARK: Implementation
+
+    private func writeBest(_ phi: Phi, epoch: Int, loss: Double, file: File) throws {
+        try TrainFile.writePhi(phi, to: TrainFile.best, in: file)
+        let group = try file.openGroup(TrainFile.best)
+        try group.setAttribute("epoch", Int64(epoch))
+        try group.setAttribute("validation_loss", loss)
+    }
+
+    /// Opens the run's file according to `mode`, creating it (with an initial checkpoint) when new.
+    private func openRun<P: Problem>(trainer: MetaTrainer<P>, experiment: Experiment) throws -> File {
+        let exists = FileManager.default.fileExists(atPath: path)
+        if exists {
+            switch mode {
+            case .start:
+                throw PipelineError(file: path, key: "", reason: "a run already exists here; continue it with --resume or start over with --force")
+            case .force:
+                try FileManager.default.removeItem(atPath: path)
+            case .resume:
+                let file = try File.open(path, mode: .readWrite)
+                let stored = (try? file.stringAttribute("configuration")) ?? ""
+                guard stored == configuration.text else {
+                    throw PipelineError(file: path, key: "", reason: "this run was made from another version of \(configuration.path); start over with --force (or restore the pipeline file)")
+                }
+                try file.setAttribute("epochs", Int64(epochs))
+                note("resuming \(path)")
+                return file
+            }
+        }
+        try FileManager.default.createDirectory(atPath: outputFolder, withIntermediateDirectories: true)
+        let file = try File.create(path, mode: .exclusive)
+        try Provenance.record(on: file, configuration: configuration, tool: "l2l-train", mnistPath: experiment.mnistPath)
+        try TrainFile.create(file, configuration: configuration, phi: trainer.phi, epochs: epochs)
+        try TrainFile.writePhi(trainer.phi, to: TrainFile.latest, in: file)
+        let initial = Checkpoint(
+            phi: trainer.phi.values, bestPhi: trainer.phi.values, adam: trainer.metaState,
+            generators: [trainer.problemGenerator.state, trainer.batchGenerator.state, Generator(seed: configuration.seed, purpose: "validation").state],
+            epochsDone: 0, bestEpoch: 0, bestLoss: .infinity, skippedTrajectories: 0)
+        try initial.write(to: file)
+        return file
+    }
+
+    /// Puts the trainer where the checkpoint left it and drops log rows written after it.
+    private func restore<P: Problem>(_ checkpoint: Checkpoint, into trainer: MetaTrainer<P>, validationGenerator: inout Generator, file: File) throws {
+        var phi = trainer.phi
+        guard checkpoint.phi.count == phi.values.count else {
+            throw PipelineError(file: path, key: "/checkpoint", reason: "φ has \(checkpoint.phi.count) values, this architecture \(phi.values.count)")
+        }
+        phi.values = checkpoint.phi
+        trainer.setPhi(phi)
+        trainer.metaState = checkpoint.adam
+        guard let problems = Generator(state: checkpoint.generators[0]), let batches = Generator(state: checkpoint.generators[1]),
+              let validation = Generator(state: checkpoint.generators[2]) else {
+            throw PipelineError(file: path, key: "/checkpoint", reason: "invalid generator state")
+        }
+        trainer.problemGenerator = problems
+        trainer.batchGenerator = batches
+        trainer.trajectory = nil
+        validationGenerator = validation
+
+        let done = checkpoint.epochsDone
+        for name in [TrainFile.trajectoryLoss, TrainFile.trajectoryFinalLoss, TrainFile.trajectoryMetaLoss] {
+            let dataset = try file.openDataset(name)
+            if try dataset.shape[0] > done { try dataset.resize(rows: done) }
+        }
+        for (epochs, values) in [(TrainFile.validationEpoch, TrainFile.validationLoss), (TrainFile.historyEpoch, TrainFile.historyValues)] {
+            let kept = try file.openDataset(epochs).read(Int64.self, rank: 1).filter { $0 <= done }.count
+            try file.openDataset(epochs).resize(rows: kept)
+            try file.openDataset(values).resize(rows: kept)
+        }
+        try TrainFile.writePhi(phi, to: TrainFile.latest, in: file)
+        if checkpoint.bestLoss.isFinite {
+            var best = phi
+            best.values = checkpoint.bestPhi
+            try writeBest(best, epoch: checkpoint.bestEpoch, loss: checkpoint.bestLoss, file: file)
+        }
+        try file.flush()
+    }
+}
