@@ -95,7 +95,7 @@ public struct TrainingRun {
             try file.openDataset(TrainFile.trajectoryMetaLoss).append(rows: records.map(\.metaLoss))
             recentFinalLosses = Array((recentFinalLosses + [finalLoss]).suffix(20))
 
-            if epoch % configuration.validationPeriod == 0 || epoch == epochs {
+            if epoch % configuration.validationPeriod == 0 {
                 let loss = Self.validate(trainer.phi, on: validation, count: configuration.validationSize, steps: configuration.steps, generator: &validationGenerator)
                 try file.openDataset(TrainFile.validationEpoch).append(rows: [Int64(epoch)])
                 try file.openDataset(TrainFile.validationLoss).append(rows: [loss])
@@ -106,7 +106,7 @@ public struct TrainingRun {
                     try writeBest(trainer.phi, epoch: epoch, loss: loss, file: file)
                 }
             }
-            if epoch % configuration.historyPeriod == 0 || epoch == epochs {
+            if epoch % configuration.historyPeriod == 0 {
                 try file.openDataset(TrainFile.historyEpoch).append(rows: [Int64(epoch)])
                 try file.openDataset(TrainFile.historyValues).append(rows: trainer.phi.values)
             }

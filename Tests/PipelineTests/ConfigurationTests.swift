@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Pipeline
+
+@Suite("experiment definitions")
+struct ConfigurationTests {
+    @Test("the shipped pipelines parse, with the paper's values")
+    func shipped() throws {
+        let mnist = try PipelineConfiguration(contentsOf: packageRoot.appendingPathComponent("pipelines/mnist.yaml").path)
+        #expect(mnist.name == "mnist")
+        #expect(mnist.optimizee == .mnist(hidden: [20], activation: .sigmoid, batchSize: 128))
+        #expect(mnist.architecture == .paperMNIST)
+        #expect((mnist.steps, mnist.unrollLength, mnist.metaLearningRate) == (100, 20, 0.001))
+        #expect(mnist.horizon == 200 && mnist.runs >= 20)
+        #expect(mnist.evaluationProblems.map(\.name) == ["base", "hidden-40", "two-layers", "relu"])
+        #expect(mnist.learningRates.count == 10 && abs(mnist.learningRates[0] - 1e-4) < 1e-9 && abs(mnist.learningRates[9] - 3.1622777) < 1e-5)
+        let quadratic = try PipelineConfiguration(contentsOf: packageRoot.appendingPathComponent("pipelines/quadratic.yaml").path)
+        #expect(quadratic.architecture == .paperQuadratic)
+        #expect(quadratic.optimizee == .quadratic(problems: 128, dimensions: 10, distribution: .gaussian))
+        #expect(quadratic.runs >= 100)
+        _ = try PipelineConfiguration(contentsOf: packageRoot.appendingPathComponent("pipelines/smoke.yaml").path)
+    }
+
+    func refusal(_ text: String) -> PipelineError? {
+        #expect(throws: PipelineError.self) { try PipelineConfiguration(text: text, path: "p.yaml") }
+        do { _ = try PipelineConfiguration(text: text, path: "p.yaml") } catch { return error }
+        return nil
+    }
+
+    @Test("unknown keys, missing keys and out-of-range values are refused with the file, the key and the reason")
+    func refusals() throws {
+        let valid = tinyQuadraticPipeline()
+        _ = try PipelineConfiguration(text: valid, path: "p.yaml")
+
+        let unknown = refusal(valid.replacingOccurrences(of: "  unroll: 5", with: "  unroll: 5\n  unrol: 5"))
+        #expect(unknown?.key == "training.unrol")
+        #expect(unknown?.description.contains("p.yaml:") == true)
+        #expect(unknown?.reason.contains("unknown key") == true)
+
+        let missing = refusal(valid.replacingOccurrences(of: "  meta_learning_rate: 0.001\n", with: ""))
+        #expect(missing?.key == "training.meta_learning_rate")
+        #expect(missing?.reason.contains("missing") == true)
+
+        let range = refusal(valid.replacingOccurrences(of: "steps: 20", with: "steps: 0"))
+        #expect(range?.key == "training.steps")
+        #expect(range?.reason.contains("outside") == true)
+
+        let choice = refusal(valid.replacingOccurrences(of: "distribution: gaussian}\noptimizer", with: "distribution: cauchy}\noptimizer"))
+        #expect(choice?.key == "optimizee.distribution")
+
+        let weights = refusal(valid.replacingOccurrences(of: "loss_weights: uniform", with: "loss_weights: [1, 2]"))
+        #expect(weights?.key == "training.loss_weights")
+
+        let kind = refusal(valid.replacingOccurrences(of: "- {name: quadratic, kind: quadratic, problems: 4, dimensions: 5, distribution: gaussian}", with: "- {name: m, kind: mnist, hidden: [20], activation: relu, batch_size: 8}"))
+        #expect(kind?.key == "evaluation.problems[0].kind")
+
+        let yaml = refusal("name: [unclosed")
+        #expect(yaml?.reason.contains("not valid YAML") == true)
+    }
+}
