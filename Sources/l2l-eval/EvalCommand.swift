@@ -1,0 +1,42 @@
+// l2l-eval: compares the learned optimizer of a training run with SGD, NAG, RMSprop and Adam on
+// every evaluation problem of the experiment, writing runs/<name>/eval.h5.
+//
+//     $ l2l-eval pipelines/mnist.yaml          # reads runs/mnist/train.h5, writes runs/mnist/eval.h5
+import ArgumentParser
+import Foundation
+import Pipeline
+
+@main
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "l2l-eval",
+        abstract: "Evaluate a trained optimizer against SGD, NAG, RMSprop and Adam.",
+        discussion: """
+            Loads /phi/best from OUT/train.h5 and runs the learned optimizer and the four baselines \
+            on every evaluation problem of the experiment for its horizon, over its number of runs, \
+            every optimizer meeting the same problem instances, initial parameters and minibatches. \
+            Each baseline's learning rate is chosen from the experiment's grid by the mean final loss \
+            of separate tuning runs. Writes OUT/eval.h5: per problem and optimizer the losses of every \
+            run, their mean and standard error at every step, the learning rate and the grid scores.
+
+            Examples:
+              l2l-eval pipelines/mnist.yaml
+              l2l-eval pipelines/smoke.yaml --out /tmp/smoke
+            """,
+        version: "0.1.0"
+    )
+
+    @Argument(help: ArgumentHelp("The experiment definition (YAML).", valueName: "pipeline"))
+    var pipeline: String
+
+    @Option(help: ArgumentHelp("The run folder holding train.h5 (default: runs/<name in the pipeline>).", valueName: "folder"))
+    var out: String?
+
+    @Option(help: ArgumentHelp("The MNIST file written by l2l-fetch.", valueName: "path"))
+    var data = "data/mnist.h5"
+
+    func run() throws {
+        let configuration = try PipelineConfiguration(contentsOf: pipeline)
+        try EvaluationRun(configuration: configuration, runFolder: out ?? "runs/\(configuration.name)", mnistPath: data).run()
+    }
+}
