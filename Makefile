@@ -1,26 +1,36 @@
 # l2l: Learning to learn by gradient descent by gradient descent, as an HDF5 pipeline.
 #
-#   make          every stage the project has so far (today: the data)
-#   make test     the test suite
-#   make data     fetch, verify and store MNIST in data/mnist.h5 (MNIST_MIRROR=folder-or-URL to
-#                 use a mirror)
-#   make deps     install the Debian packages the build needs (run by every other target)
+#   make            every figure: data → train → eval → figures (hours on 2 cores; resumable)
+#   make test       the test suite
+#   make smoke      every stage on a tiny configuration, in a few minutes (runs/smoke/)
+#   make data       fetch, verify and store MNIST in data/mnist.h5 (MNIST_MIRROR=folder-or-URL)
+#   make train      meta-train every experiment (runs/<experiment>/train.h5)
+#   make eval       evaluate every experiment (runs/<experiment>/eval.h5)
+#   make figures    draw figures/*.png and *.pdf from the eval.h5 files
+#   make resume     continue interrupted trainings
+#   make deps       install the Debian packages the build needs (run by every other target)
 #
 # Every target depends on `deps`, so a fresh Debian machine with Swift needs no other step.
+# Files are real dependencies: nothing reruns that is up to date, and a changed pipeline file
+# retrains (from scratch) what depends on it.
 
 SHELL := /bin/bash
 SWIFT ?= swift
 RELEASE := .build/release
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+EXPERIMENTS := quadratic mnist
 
-# Debian packages: HDF5 (serial, 1.10) and its tools, zlib, pkg-config, and the BLAS (BLIS).
-DEBIAN_PACKAGES := libhdf5-dev hdf5-tools zlib1g-dev pkg-config libblis-dev
+# Debian packages: HDF5 (serial, 1.10) and its tools, zlib, pkg-config, the BLAS (BLIS), and
+# Python's venv for the figures.
+DEBIAN_PACKAGES := libhdf5-dev hdf5-tools zlib1g-dev pkg-config libblis-dev python3-venv
 
-.PHONY: all deps build data test clean help
+.PHONY: all deps build data train eval figures smoke resume venv test clean help
 
-all: data
+all: figures
 
 help:
-	@sed -n '3,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@missing=""; \
@@ -41,11 +51,63 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
+# --- data -------------------------------------------------------------------------------------
+
 data: build
 	$(RELEASE)/l2l-fetch --output data/mnist.h5
+
+data/mnist.h5: | build
+	$(RELEASE)/l2l-fetch --output $@
+
+# --- meta-training: a stamp marks a completed run, so an interrupted one resumes --------------
+
+train: $(EXPERIMENTS:%=runs/%/train.done)
+
+runs/%/train.done: pipelines/%.yaml | build data/mnist.h5
+	@if [ -f $@ ]; then mode=--force; else mode=--resume; fi; \
+	echo "$(RELEASE)/l2l-train $< $$mode"; \
+	$(RELEASE)/l2l-train $< $$mode && touch $@
+
+resume: | build data/mnist.h5
+	@for experiment in $(EXPERIMENTS); do \
+	  $(RELEASE)/l2l-train pipelines/$$experiment.yaml --resume || exit 1; \
+	  touch runs/$$experiment/train.done; \
+	done
+
+# --- evaluation and figures -------------------------------------------------------------------
+
+eval: $(EXPERIMENTS:%=runs/%/eval.h5)
+
+runs/%/eval.h5: runs/%/train.done pipelines/%.yaml | build
+	$(RELEASE)/l2l-eval pipelines/$*.yaml
+
+figures: figures/quadratic.png figures/mnist.png
+
+figures/quadratic.png: runs/quadratic/eval.h5 scripts/figures.py $(VENV)/installed
+	$(PYTHON) scripts/figures.py --runs runs --out figures --only quadratic
+
+figures/mnist.png: runs/mnist/eval.h5 scripts/figures.py $(VENV)/installed
+	$(PYTHON) scripts/figures.py --runs runs --out figures --only mnist
+
+venv: $(VENV)/installed
+
+$(VENV)/installed: requirements.txt | deps
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# --- the whole chain on a tiny configuration ---------------------------------------------------
+
+smoke: build data/mnist.h5 venv
+	$(RELEASE)/l2l-train pipelines/smoke.yaml --force
+	$(RELEASE)/l2l-eval pipelines/smoke.yaml
+	$(PYTHON) scripts/figures.py --runs runs --out runs/smoke/figures --mnist smoke
+	h5dump -H runs/smoke/train.h5 > /dev/null
+	h5dump -H runs/smoke/eval.h5 > /dev/null
 
 test: deps
 	$(SWIFT) test
 
 clean:
-	rm -rf .build
+	rm -rf .build $(VENV)
