@@ -52,7 +52,7 @@ public struct TrainingRun {
         }
     }
 
-    private func run<P: Problem>(training: P, validation: P, experiment: Experiment) throws -> Outcome {
+    func run<P: Problem>(training: P, validation: P, experiment: Experiment) throws -> Outcome {
         let trainer = MetaTrainer(problem: training, architecture: configuration.architecture, configuration: configuration.training, seed: configuration.seed)
         var validationGenerator = Generator(seed: configuration.seed, purpose: "validation")
         let file = try openRun(trainer: trainer, experiment: experiment)
