@@ -8,6 +8,7 @@
 #   make eval       evaluate every experiment (runs/<experiment>/eval.h5)
 #   make figures    draw figures/*.png and *.pdf from the eval.h5 files
 #   make resume     continue interrupted trainings
+#   make bench      speed, memory and efficiency of meta-training and evaluation (runs/bench/)
 #   make deps       install the Debian packages the build needs (run by every other target)
 #
 # Every target depends on `deps`, so a fresh Debian machine with Swift needs no other step.
@@ -25,12 +26,12 @@ EXPERIMENTS := quadratic mnist
 # Python's venv for the figures.
 DEBIAN_PACKAGES := libhdf5-dev hdf5-tools zlib1g-dev pkg-config libblis-dev python3-venv
 
-.PHONY: all deps build data train eval figures smoke resume venv test clean help
+.PHONY: all deps build data train eval figures smoke resume venv bench test clean help
 
 all: figures
 
 help:
-	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@missing=""; \
@@ -105,6 +106,9 @@ smoke: build data/mnist.h5 venv
 	$(PYTHON) scripts/figures.py --runs runs --out runs/smoke/figures --mnist smoke
 	h5dump -H runs/smoke/train.h5 > /dev/null
 	h5dump -H runs/smoke/eval.h5 > /dev/null
+
+bench: build
+	$(RELEASE)/l2l-bench --out runs/bench
 
 test: deps
 	$(SWIFT) test

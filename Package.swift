@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "l2l-fetch", targets: ["l2l-fetch"]),
         .executable(name: "l2l-train", targets: ["l2l-train"]),
         .executable(name: "l2l-eval", targets: ["l2l-eval"]),
+        .executable(name: "l2l-bench", targets: ["l2l-bench"]),
         .library(name: "HDF5", targets: ["HDF5"]),
         .library(name: "MNIST", targets: ["MNIST"]),
         .library(name: "L2L", targets: ["L2L"]),
@@ -97,6 +98,14 @@ let package = Package(
             name: "l2l-eval",
             dependencies: [
                 "Pipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "l2l-bench",
+            dependencies: [
+                "L2L", "MNIST", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -19,6 +19,12 @@ void cblas_sgemm(enum L2L_CBLAS_ORDER order, enum L2L_CBLAS_TRANSPOSE transA, en
 /// BLIS's own call to set the number of threads its level-3 operations use.
 void bli_thread_set_num_threads(int64_t threads);
 
+/// The sub-configuration (kernel set) BLIS chose for this processor at run time, and its name.
+int bli_arch_query_id(void);
+const char *bli_arch_string(int id);
+/// BLIS's version string.
+const char *bli_info_get_version_str(void);
+
 #if defined(__x86_64__)
 #include <xmmintrin.h>
 /// The calling thread's floating-point control word (MXCSR).

@@ -39,6 +39,13 @@ public enum Matrix {
         return try body()
     }
 
+    /// The BLAS library and the kernel set it picked for this processor (`BLIS 0.9.0, skx`).
+    public static var blasDescription: String {
+        let version = bli_info_get_version_str().map { String(cString: $0) } ?? "?"
+        let kernel = bli_arch_string(bli_arch_query_id()).map { String(cString: $0) } ?? "?"
+        return "BLIS \(version), kernels \(kernel)"
+    }
+
     /// Sets the number of threads BLIS's products use.
     public static func setThreads(_ count: Int) {
         bli_thread_set_num_threads(Int64(max(count, 1)))
