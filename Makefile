@@ -64,10 +64,13 @@ data/mnist.h5: | build
 
 train: $(EXPERIMENTS:%=runs/%/train.done)
 
+# --resume continues an interrupted run, or extends it when only epochs changed; it exits with 3
+# when the pipeline's meta-training settings changed, and the run starts over.
 runs/%/train.done: pipelines/%.yaml | build data/mnist.h5
-	@if [ -f $@ ]; then mode=--force; else mode=--resume; fi; \
-	echo "$(RELEASE)/l2l-train $< $$mode"; \
-	$(RELEASE)/l2l-train $< $$mode && touch $@
+	@echo "$(RELEASE)/l2l-train $< --resume"; \
+	$(RELEASE)/l2l-train $< --resume; status=$$?; \
+	if [ $$status -eq 3 ]; then echo "$(RELEASE)/l2l-train $< --force"; $(RELEASE)/l2l-train $< --force; status=$$?; fi; \
+	[ $$status -eq 0 ] && touch $@
 
 resume: | build data/mnist.h5
 	@for experiment in $(EXPERIMENTS); do \

@@ -88,7 +88,7 @@ def main():
                 finals = final_losses(file["problems"][problem])
                 print(f"{figure} / {problem} (final mean loss, step {len(file['problems'][problem]['lstm']['mean'][()]) - 1}): "
                       + ", ".join(f"{STYLE[k][0]} {v:.4g}" for k, v in finals.items()))
-            fig.suptitle(f"{paper} of Andrychowicz et al. (2016), reproduced: {file.attrs['phi_source']}", fontsize=9)
+            fig.suptitle(f"{paper} of Andrychowicz et al. (2016), reproduced\nlearned optimizer: {file.attrs['phi_source']}", fontsize=8)
             fig.tight_layout()
             for extension in ("png", "pdf"):
                 fig.savefig(os.path.join(arguments.out, f"{figure}.{extension}"), dpi=150)

@@ -71,8 +71,9 @@ public struct EvaluationRun {
             throw PipelineError(file: trainPath, key: "", reason: "no training run here; run l2l-train \(configuration.path) first")
         }
         let file = try File.open(trainPath)
-        guard (try? file.stringAttribute("configuration")) == configuration.text else {
-            throw PipelineError(file: trainPath, key: "", reason: "was trained from another version of \(configuration.path); train again (l2l-train --force)")
+        let storedText = (try? file.stringAttribute("configuration")) ?? ""
+        guard let stored = try? PipelineConfiguration(text: storedText, path: trainPath), configuration.trainsLike(stored) else {
+            throw PipelineError(file: trainPath, key: "", reason: "was trained with other settings than \(configuration.path) now holds; train again (l2l-train --force)")
         }
         let best = try file.openGroup(TrainFile.best)
         if best.hasAttribute("epoch") {

@@ -2,7 +2,7 @@ import Foundation
 import L2L
 
 /// Which optimizee an experiment trains on or evaluates.
-public enum OptimizeeSpecification: Sendable, Equatable {
+public enum OptimizeeSpecification: Sendable, Equatable, Hashable {
     /// Random quadratics (paper §3.1).
     case quadratic(problems: Int, dimensions: Int, distribution: Quadratic.Distribution)
     /// An MLP on MNIST (paper §3.2).
@@ -23,7 +23,7 @@ public struct EvaluationProblem: Sendable, Equatable {
 /// An experiment definition (`pipelines/*.yaml`): every hyperparameter of meta-training and
 /// evaluation, with the paper's values in the files we ship. Parsed strictly: unknown keys,
 /// missing keys and out-of-range values are errors naming the file, the key and the reason.
-public struct PipelineConfiguration: Sendable {
+public struct PipelineConfiguration: Sendable, Equatable {
     public var name: String
     public var seed: UInt64
     public var optimizee: OptimizeeSpecification
@@ -50,6 +50,26 @@ public struct PipelineConfiguration: Sendable {
     /// The file's text, stored verbatim in every output.
     public var text: String
     public var path: String
+
+    /// Whether a run made from `stored` can be continued (or evaluated) with this definition:
+    /// every value that shapes meta-training is the same; `epochs` (a longer or shorter run) and
+    /// the evaluation section may differ.
+    public func trainsLike(_ stored: PipelineConfiguration) -> Bool {
+        var mine = self, theirs = stored
+        for index in [0, 1] {
+            var normalized = index == 0 ? mine : theirs
+            normalized.epochs = 0
+            normalized.text = ""
+            normalized.path = ""
+            normalized.horizon = 0
+            normalized.runs = 0
+            normalized.tuningRuns = 0
+            normalized.learningRates = []
+            normalized.evaluationProblems = []
+            if index == 0 { mine = normalized } else { theirs = normalized }
+        }
+        return mine == theirs
+    }
 
     public var training: MetaTrainingConfiguration {
         MetaTrainingConfiguration(steps: steps, unrollLength: unrollLength, metaLearningRate: metaLearningRate, lossWeights: lossWeights)

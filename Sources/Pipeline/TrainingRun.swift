@@ -2,6 +2,15 @@ import Foundation
 import HDF5
 import L2L
 
+/// A run cannot be continued: its meta-training settings differ from the pipeline file's.
+public struct ConfigurationChanged: Error, CustomStringConvertible {
+    public let path: String
+    public let pipeline: String
+    public var description: String {
+        "\(path) was trained with other settings than \(pipeline) now holds (beyond epochs and the evaluation section); start over with --force, or restore the pipeline file"
+    }
+}
+
 /// The meta-training stage (`l2l-train`): trains the learned optimizer of an experiment, logging
 /// to `train.h5` as it goes and checkpointing after every trajectory, so that a killed run
 /// resumes and ends bit-identical to one that never stopped.
@@ -173,10 +182,12 @@ public struct TrainingRun {
                 try FileManager.default.removeItem(atPath: path)
             case .resume:
                 let file = try File.open(path, mode: .readWrite)
-                let stored = (try? file.stringAttribute("configuration")) ?? ""
-                guard stored == configuration.text else {
-                    throw PipelineError(file: path, key: "", reason: "this run was made from another version of \(configuration.path); start over with --force (or restore the pipeline file)")
+                let storedText = (try? file.stringAttribute("configuration")) ?? ""
+                guard let stored = try? PipelineConfiguration(text: storedText, path: path), configuration.trainsLike(stored) else {
+                    throw ConfigurationChanged(path: path, pipeline: configuration.path)
                 }
+                // The new text (a changed epochs or evaluation section) becomes the run's.
+                try file.setAttribute("configuration", configuration.text)
                 try file.setAttribute("epochs", Int64(epochs))
                 note("resuming \(path)")
                 return file

@@ -42,7 +42,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The MNIST file written by l2l-fetch.", valueName: "path"))
     var data = "data/mnist.h5"
 
-    @Flag(help: "Continue the run in the output folder (start it if there is none).")
+    @Flag(help: "Continue the run in the output folder (start it if there is none); exit status 3 when its settings differ from the pipeline's (other than epochs and evaluation).")
     var resume = false
 
     @Flag(help: "Delete the run in the output folder and start over.")
@@ -58,7 +58,14 @@ struct TrainCommand: ParsableCommand {
         let run = TrainingRun(
             configuration: configuration, outputFolder: out ?? "runs/\(configuration.name)", mnistPath: data,
             epochs: epochs, mode: resume ? .resume : force ? .force : .start)
-        switch try run.run() {
+        let outcome: TrainingRun.Outcome
+        do {
+            outcome = try run.run()
+        } catch let error as ConfigurationChanged {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(3)
+        }
+        switch outcome {
         case let .completed(epochs):
             FileHandle.standardError.write(Data("done: \(epochs) trajectories in \(run.path)\n".utf8))
         case let .interrupted(_, signal):

@@ -105,8 +105,14 @@ struct ResumeTests {
         #expect(again.standardError.contains("--resume") && again.standardError.contains("--force"))
         try tinyQuadraticPipeline(epochs: 2).replacingOccurrences(of: "seed: 3", with: "seed: 4").write(toFile: pipeline, atomically: true, encoding: .utf8)
         let changed = try runProcess(executable("l2l-train"), [pipeline, "--out", folder.path("run"), "--resume"])
-        #expect(changed.status != 0)
-        #expect(changed.standardError.contains("another version"))
+        #expect(changed.status == 3)
+        #expect(changed.standardError.contains("other settings"))
+        // More epochs is a longer run of the same experiment: it continues.
+        try tinyQuadraticPipeline(epochs: 3).write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let longer = try runProcess(executable("l2l-train"), [pipeline, "--out", folder.path("run"), "--resume"])
+        #expect(longer.status == 0, "\(longer.standardError)")
+        #expect(try File.open(folder.path("run/train.h5")).openDataset("trajectory/loss").shape[0] == 3)
+        try tinyQuadraticPipeline(epochs: 2).replacingOccurrences(of: "seed: 3", with: "seed: 4").write(toFile: pipeline, atomically: true, encoding: .utf8)
         #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", folder.path("run"), "--force"]).status == 0)
     }
 }
