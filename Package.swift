@@ -36,6 +36,8 @@ let package = Package(
             name: "CBLAS",
             providers: [.apt(["libblis-dev"])]
         ),
+        /// The LSTM's element-wise loops in C, vectorised, dispatched at run time by CPU.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         /// zlib (`zlib1g-dev`), for the streaming gunzip of the MNIST downloads.
         .systemLibrary(
             name: "CZlib",
@@ -62,7 +64,7 @@ let package = Package(
         .target(
             name: "L2L",
             dependencies: [
-                "CBLAS",
+                "CBLAS", "CKernels",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),
@@ -117,7 +119,7 @@ let package = Package(
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip", "TestSupport"]),
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "HDF5", "Gzip", "TestSupport"]),
-        .testTarget(name: "L2LTests", dependencies: ["L2L", "MNIST", "TestSupport"]),
+        .testTarget(name: "L2LTests", dependencies: ["L2L", "CKernels", "MNIST", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "HDF5", "L2L", "l2l-train", "l2l-eval", "TestSupport"]),
         .testTarget(name: "FetchCommandTests", dependencies: ["l2l-fetch", "MNIST", "HDF5", "TestSupport"]),
     ]

@@ -1,4 +1,4 @@
-import RealModule
+import CKernels
 
 /// The arithmetic of one LSTM layer run for every coordinate at once (paper §2.1, Fig. 3): the
 /// coordinates are the rows of one matrix product, gates = [x, h] · W + b, split into i, j, f, o:
@@ -7,68 +7,40 @@ import RealModule
 ///
 /// (the forget-gate bias of 1 is Sonnet's `forget_bias`, which the released code uses).
 enum LSTMCell {
-    /// Forward for `rows` coordinates.
+    /// Forward for `rows` coordinates. tanh and σ are CKernels' rational approximation (within
+    /// 3e-7 of tanh), the same in training and evaluation.
     ///
     /// - Parameters:
     ///   - input: rows × fanIn, each row [x, h_prev].
     ///   - gates: rows × 4H, receives the activated gates σ(i), tanh(j), σ(f + 1), σ(o), which the
     ///     backward pass reuses.
-    ///   - cPrevious, cNext, hNext: rows × H.
+    ///   - cPrevious, cNext, hNext, tanhC: rows × H; tanhC receives tanh(c') for the backward pass.
     static func forward(
         phi: UnsafePointer<Float>, layer: LSTMArchitecture.Layer, rows: Int,
         input: UnsafePointer<Float>, cPrevious: UnsafePointer<Float>,
-        gates: UnsafeMutablePointer<Float>, cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>
+        gates: UnsafeMutablePointer<Float>, cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>,
+        tanhC: UnsafeMutablePointer<Float>
     ) {
-        let hidden = layer.hidden, width = layer.gateCount
-        Matrix.multiply(input, phi + layer.weights, into: gates, m: rows, n: width, k: layer.fanIn)
-        let bias = phi + layer.bias
-        for row in 0..<rows {
-            let z = gates + row * width
-            let c = cPrevious + row * hidden, cOut = cNext + row * hidden, hOut = hNext + row * hidden
-            for unit in 0..<hidden {
-                let i = sigmoid(z[unit] + bias[unit])
-                let j = Float.tanh(z[hidden + unit] + bias[hidden + unit])
-                let f = sigmoid(z[2 * hidden + unit] + bias[2 * hidden + unit] + 1)
-                let o = sigmoid(z[3 * hidden + unit] + bias[3 * hidden + unit])
-                let cell = f * c[unit] + i * j
-                cOut[unit] = cell
-                hOut[unit] = Float.tanh(cell) * o
-                z[unit] = i
-                z[hidden + unit] = j
-                z[2 * hidden + unit] = f
-                z[3 * hidden + unit] = o
-            }
-        }
+        Matrix.multiply(input, phi + layer.weights, into: gates, m: rows, n: layer.gateCount, k: layer.fanIn)
+        // The element-wise part, vectorised in C (CKernels): the gates' activations, c' and h'.
+        l2l_lstm_cell_forward(Int64(rows), Int64(layer.hidden), gates, phi + layer.bias, cPrevious, cNext, hNext, tanhC)
     }
 
     /// Backward for `rows` coordinates: accumulates ∂L/∂W and ∂L/∂b into `dPhi`.
     ///
     /// - Parameters:
+    ///   - tanhC: rows × H, tanh(c') saved by the forward pass.
     ///   - dh: rows × H, ∂L/∂h' (from the layer above or the output, plus the next step).
     ///   - dc: rows × H; on entry ∂L/∂c' from the next step, on exit ∂L/∂c for the previous step.
     ///   - dGates: rows × 4H scratch.
     ///   - dInput: rows × fanIn, receives ∂L/∂[x, h_prev].
     static func backward(
         phi: UnsafePointer<Float>, dPhi: UnsafeMutablePointer<Float>, layer: LSTMArchitecture.Layer, rows: Int,
-        input: UnsafePointer<Float>, gates: UnsafePointer<Float>, cPrevious: UnsafePointer<Float>, cNext: UnsafePointer<Float>,
+        input: UnsafePointer<Float>, gates: UnsafePointer<Float>, cPrevious: UnsafePointer<Float>, tanhC: UnsafePointer<Float>,
         dh: UnsafePointer<Float>, dc: UnsafeMutablePointer<Float>, dGates: UnsafeMutablePointer<Float>, dInput: UnsafeMutablePointer<Float>
     ) {
-        let hidden = layer.hidden, width = layer.gateCount
-        for row in 0..<rows {
-            let a = gates + row * width, dz = dGates + row * width
-            let base = row * hidden
-            for unit in 0..<hidden {
-                let i = a[unit], j = a[hidden + unit], f = a[2 * hidden + unit], o = a[3 * hidden + unit]
-                let tanhC = Float.tanh(cNext[base + unit])
-                let dhValue = dh[base + unit]
-                let dcValue = dc[base + unit] + dhValue * o * (1 - tanhC * tanhC)
-                dz[unit] = dcValue * j * i * (1 - i)
-                dz[hidden + unit] = dcValue * i * (1 - j * j)
-                dz[2 * hidden + unit] = dcValue * cPrevious[base + unit] * f * (1 - f)
-                dz[3 * hidden + unit] = dhValue * tanhC * o * (1 - o)
-                dc[base + unit] = dcValue * f
-            }
-        }
+        let width = layer.gateCount
+        l2l_lstm_cell_backward(Int64(rows), Int64(layer.hidden), gates, cPrevious, tanhC, dh, dc, dGates)
         // ∂W += inputᵀ · dGates; ∂b += Σ_rows dGates; ∂input = dGates · Wᵀ.
         Matrix.multiply(input, dGates, into: dPhi + layer.weights, m: layer.fanIn, n: width, k: rows, transposeA: true, beta: 1)
         let dBias = dPhi + layer.bias

@@ -19,7 +19,7 @@ final class Tape: @unchecked Sendable {
     let coordinates: Int
     let steps: Int
 
-    let inputs: [[Buffer]], gates: [[Buffer]], cells: [[Buffer]], hiddens: [[Buffer]]
+    let inputs: [[Buffer]], gates: [[Buffer]], cells: [[Buffer]], hiddens: [[Buffer]], tanhCells: [[Buffer]]
     /// (h, c) before step 0.
     let initial: LSTMState
     /// ∇f(θ_t) for t = 0…steps (the last one from the final evaluation of the unroll).
@@ -47,6 +47,7 @@ final class Tape: @unchecked Sendable {
         gates = (0..<steps).map { _ in layers.map { Buffer(count: n * $0.gateCount) } }
         cells = (0..<steps).map { _ in layers.map { Buffer(count: n * $0.hidden) } }
         hiddens = (0..<steps).map { _ in layers.map { Buffer(count: n * $0.hidden) } }
+        tanhCells = (0..<steps).map { _ in layers.map { Buffer(count: n * $0.hidden) } }
         initial = LSTMState(architecture: architecture, coordinates: n)
         gradients = (0...steps).map { _ in Buffer(count: n) }
         preprocessed = Buffer(count: n * architecture.preprocessing.inputSize)
@@ -116,7 +117,8 @@ final class Tape: @unchecked Sendable {
             LSTMCell.place(hPrevious(step: t, layer: l) + h, rows: n, width: layer.hidden, into: input, stride: layer.fanIn, offset: layer.inputSize)
             LSTMCell.forward(
                 phi: phi, layer: layer, rows: n, input: input, cPrevious: cPrevious(step: t, layer: l) + h,
-                gates: gates[t][l].pointer + first * layer.gateCount, cNext: cells[t][l].pointer + h, hNext: hiddens[t][l].pointer + h)
+                gates: gates[t][l].pointer + first * layer.gateCount, cNext: cells[t][l].pointer + h, hNext: hiddens[t][l].pointer + h,
+                tanhC: tanhCells[t][l].pointer + h)
             below = hiddens[t][l].pointer + h
             belowWidth = layer.hidden
         }
@@ -186,7 +188,7 @@ final class Tape: @unchecked Sendable {
                 LSTMCell.backward(
                     phi: phi, dPhi: dPhi, layer: layer, rows: n,
                     input: inputs[t][l].pointer + first * layer.fanIn, gates: gates[t][l].pointer + first * layer.gateCount,
-                    cPrevious: cPrevious(step: t, layer: l) + h, cNext: cells[t][l].pointer + h,
+                    cPrevious: cPrevious(step: t, layer: l) + h, tanhC: tanhCells[t][l].pointer + h,
                     dh: dhAbove, dc: dc[l].pointer + h, dGates: dGates, dInput: dInput)
                 LSTMCell.take(dInput, rows: n, stride: layer.fanIn, offset: layer.inputSize, width: layer.hidden, into: recurrent, accumulate: false)
                 if l > 0 {
