@@ -186,8 +186,12 @@ public struct TrainingRun {
                 guard let stored = try? PipelineConfiguration(text: storedText, path: path), configuration.trainsLike(stored) else {
                     throw ConfigurationChanged(path: path, pipeline: configuration.path)
                 }
-                // The new text (a changed epochs or evaluation section) becomes the run's.
+                // The new text (a changed epochs or evaluation section) becomes the run's, and the
+                // code that continues the run is recorded beside the code that started it.
                 try file.setAttribute("configuration", configuration.text)
+                let done = (try? Checkpoint.read(from: file).epochsDone) ?? 0
+                let earlier = (try? file.stringAttribute("resumed_by")).map { $0 + "; " } ?? ""
+                try file.setAttribute("resumed_by", earlier + "\(Provenance.codeVersion) from trajectory \(done)")
                 try file.setAttribute("epochs", Int64(epochs))
                 note("resuming \(path)")
                 return file
