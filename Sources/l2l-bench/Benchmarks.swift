@@ -20,7 +20,7 @@ struct BenchResult: Codable {
 
     func withEfficiency(peakGFLOPS: Double) -> BenchResult {
         var copy = self
-        copy.efficiency = gflops / peakGFLOPS
+        copy.efficiency = peakGFLOPS > 0 ? gflops / peakGFLOPS : 0
         return copy
     }
 }
@@ -55,7 +55,8 @@ struct BenchReport: Codable {
         lines.append("")
         lines.append("benchmark         threads   steps/s   peak RSS MB   GFLOP/s   efficiency   MFLOP/step")
         for r in results {
-            lines.append(String(format: "%-17@ %7d %9.1f %13.0f %9.1f %11.1f%% %12.1f", r.name as NSString, r.threads, r.stepsPerS, r.peakRssMb, r.gflops, 100 * r.efficiency, r.flopsPerStep / 1e6))
+            let name = r.name.padding(toLength: 17, withPad: " ", startingAt: 0)
+            lines.append(name + String(format: " %7d %9.1f %13.0f %9.1f %11.1f%% %12.1f", r.threads, r.stepsPerS, r.peakRssMb, r.gflops, 100 * r.efficiency, r.flopsPerStep / 1e6))
         }
         lines.append("(medians of \(results.first?.repetitions ?? 0) timed repetitions after a warm-up)")
         return lines.joined(separator: "\n")
@@ -133,7 +134,7 @@ enum Benchmarks {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return BenchResult(
             name: name, threads: threads, stepsPerS: stepsPerSecond, peakRssMb: Double(usage.ru_maxrss) / 1024,
-            gflops: flops * stepsPerSecond / 1e9, efficiency: .nan, repetitions: repetitions, flopsPerStep: flops)
+            gflops: flops * stepsPerSecond / 1e9, efficiency: 0, repetitions: repetitions, flopsPerStep: flops)
     }
 
     /// The MNIST training split, or random data of its shape when the file is missing.
