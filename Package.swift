@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "GzipTests", dependencies: ["Gzip", "TestSupport"]),
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "HDF5", "Gzip", "TestSupport"]),
         .testTarget(name: "L2LTests", dependencies: ["L2L", "CKernels", "MNIST", "TestSupport"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "HDF5", "L2L", "l2l-train", "l2l-eval", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "HDF5", "L2L", "l2l-train", "l2l-eval", "l2l-bench", "TestSupport"]),
         .testTarget(name: "FetchCommandTests", dependencies: ["l2l-fetch", "MNIST", "HDF5", "TestSupport"]),
     ]
 )

@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `--help` of every stage is complete: its options, an example, and what it writes.
+@Suite("the commands' help")
+struct CommandTests {
+    @Test("l2l-train, l2l-eval and l2l-bench document every option and give examples", arguments: [
+        ("l2l-train", ["--out", "--epochs", "--data", "--resume", "--force", "Examples:", "train.h5", "SIGTERM"]),
+        ("l2l-eval", ["--out", "--data", "Examples:", "eval.h5", "learning rate"]),
+        ("l2l-bench", ["--repetitions", "--data", "--out", "Examples:", "latest.json", "sgemm"]),
+    ])
+    func help(command: String, expected: [String]) throws {
+        let result = try runProcess(executable(command), ["--help"])
+        #expect(result.status == 0)
+        for text in expected { #expect(result.standardOutput.contains(text), "\(command) --help lacks \(text)") }
+    }
+
+    @Test("a pipeline file with a mistake stops the stage with the file, the key and the reason")
+    func badPipeline() throws {
+        let folder = try TemporaryDirectory()
+        let pipeline = folder.path("bad.yaml")
+        try tinyQuadraticPipeline().replacingOccurrences(of: "horizon: 20", with: "horizon: -1").write(toFile: pipeline, atomically: true, encoding: .utf8)
+        for command in ["l2l-train", "l2l-eval"] {
+            let result = try runProcess(executable(command), [pipeline, "--out", folder.path("run")])
+            #expect(result.status != 0)
+            #expect(result.standardError.contains("bad.yaml:") && result.standardError.contains("'evaluation.horizon'") && result.standardError.contains("outside"))
+            #expect(!result.standardError.contains("Fatal error"))
+        }
+    }
+}
