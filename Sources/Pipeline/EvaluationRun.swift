@@ -33,7 +33,7 @@ public struct EvaluationRun {
 
     public func run() throws {
         let (phi, source) = try loadPhi()
-        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath)
+        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [.test])
         let folder = URL(fileURLWithPath: runFolder)
         let temporary = folder.appendingPathComponent(".eval.h5.partial-\(getpid())").path
         do {

@@ -8,20 +8,22 @@ struct Experiment {
     let mnistPath: String?
     private var splits: [MNIST.Split: ClassificationData] = [:]
 
-    init(configuration: PipelineConfiguration, mnistPath: String) throws {
+    /// Loads (for MNIST) only `splits`: training needs the train and validation splits,
+    /// evaluation the test split.
+    init(configuration: PipelineConfiguration, mnistPath: String, splits wanted: [MNIST.Split]) throws {
         self.configuration = configuration
         let usesMNIST = configuration.optimizee.isMNIST
         self.mnistPath = usesMNIST ? mnistPath : nil
         if usesMNIST {
             let archive = try MNISTStore.read(mnistPath)
-            for split in MNIST.Split.allCases {
+            for split in wanted {
                 let examples = try MNIST.load(split, from: archive, path: mnistPath)
                 splits[split] = ClassificationData(inputs: examples.images, labels: examples.labels, inputSize: MNISTSplit.pixelsPerImage, classes: 10)
             }
         }
     }
 
-    /// The data of `split` (empty for quadratics).
+    /// The data of `split` (empty for quadratics and for splits not loaded).
     func data(_ split: MNIST.Split) -> ClassificationData {
         splits[split] ?? ClassificationData(inputs: [], labels: [], inputSize: 784, classes: 10)
     }

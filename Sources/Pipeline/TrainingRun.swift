@@ -50,7 +50,7 @@ public struct TrainingRun {
     public var path: String { URL(fileURLWithPath: outputFolder).appendingPathComponent("train.h5").path }
 
     public func run() throws -> Outcome {
-        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath)
+        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [.train, .validation])
         switch (AnyProblem(configuration.optimizee, data: experiment.data(.train)), AnyProblem(configuration.optimizee, data: experiment.data(.validation))) {
         case let (.quadratic(training), .quadratic(validation)):
             return try run(training: training, validation: validation, experiment: experiment)

@@ -55,7 +55,7 @@ struct EvaluationTests {
         let folder = try TemporaryDirectory()
         let configuration = try PipelineConfiguration(text: tinyQuadraticPipeline(epochs: 6), path: "tiny.yaml")
         let run = TrainingRun(configuration: configuration, outputFolder: folder.path("run"), mnistPath: "", mode: .start)
-        let experiment = try Experiment(configuration: configuration, mnistPath: "")
+        let experiment = try Experiment(configuration: configuration, mnistPath: "", splits: [.train, .validation])
 
         // Every third instance poisons its gradient with a NaN: those trajectories are skipped.
         let sometimes = PoisonedProblem(everyNth: 3)

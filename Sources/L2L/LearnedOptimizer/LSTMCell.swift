@@ -59,16 +59,10 @@ enum LSTMCell {
         }
     }
 
-    /// The opposite of `place`: columns offset..<offset+width of a matrix into a dense block,
-    /// added to what is there when `accumulate`.
-    static func take(_ matrix: UnsafePointer<Float>, rows: Int, stride: Int, offset: Int, width: Int, into target: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    /// The opposite of `place`: columns offset..<offset+width of a matrix into a dense block.
+    static func take(_ matrix: UnsafePointer<Float>, rows: Int, stride: Int, offset: Int, width: Int, into target: UnsafeMutablePointer<Float>) {
         for row in 0..<rows {
-            let from = matrix + row * stride + offset, to = target + row * width
-            if accumulate {
-                for k in 0..<width { to[k] += from[k] }
-            } else {
-                to.update(from: from, count: width)
-            }
+            (target + row * width).update(from: matrix + row * stride + offset, count: width)
         }
     }
 }

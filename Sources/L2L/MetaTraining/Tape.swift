@@ -190,9 +190,9 @@ final class Tape: @unchecked Sendable {
                     input: inputs[t][l].pointer + first * layer.fanIn, gates: gates[t][l].pointer + first * layer.gateCount,
                     cPrevious: cPrevious(step: t, layer: l) + h, tanhC: tanhCells[t][l].pointer + h,
                     dh: dhAbove, dc: dc[l].pointer + h, dGates: dGates, dInput: dInput)
-                LSTMCell.take(dInput, rows: n, stride: layer.fanIn, offset: layer.inputSize, width: layer.hidden, into: recurrent, accumulate: false)
+                LSTMCell.take(dInput, rows: n, stride: layer.fanIn, offset: layer.inputSize, width: layer.hidden, into: recurrent)
                 if l > 0 {
-                    LSTMCell.take(dInput, rows: n, stride: layer.fanIn, offset: 0, width: layer.inputSize, into: dhAbove, accumulate: false)
+                    LSTMCell.take(dInput, rows: n, stride: layer.fanIn, offset: 0, width: layer.inputSize, into: dhAbove)
                 }
             }
             if t > 0 {
