@@ -128,6 +128,7 @@ public class Container: Location {
     /// - Parameters:
     ///   - chunks: the chunk shape, same rank as `shape`; required for compression.
     ///   - gzipLevel: 1...9 to compress the chunks with gzip (deflate).
+    @discardableResult
     public func createDataset<Element: HDF5Element>(
         _ name: String, of type: Element.Type, shape: [Int], chunks: [Int]? = nil, gzipLevel: Int? = nil
     ) throws(HDF5Error) -> Dataset {
@@ -148,6 +149,7 @@ public class Container: Location {
 
     /// Creates an extendible dataset: shape `[0] + rowShape`, first dimension unlimited, grown
     /// with `Dataset.append(rows:)`. It is chunked by `chunkRows` rows.
+    @discardableResult
     public func createExtendibleDataset<Element: HDF5Element>(
         _ name: String, of type: Element.Type, rowShape: [Int] = [], chunkRows: Int = 64, gzipLevel: Int? = nil
     ) throws(HDF5Error) -> Dataset {

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 
-/// Set when SIGINT or SIGTERM arrives: training finishes the trajectory in progress, writes its
+/// Set when SIGINT or SIGTERM arrives: training finishes the unroll in progress, writes its
 /// checkpoint and stops.
 let stopSignal = Atomic<Int32>(0)
 
@@ -15,7 +15,7 @@ enum StopSignals {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 if stopSignal.exchange(number, ordering: .relaxed) == 0 {
-                    note("\nreceived \(number == SIGINT ? "SIGINT" : "SIGTERM"): finishing the current trajectory, then writing the checkpoint")
+                    note("\nreceived \(number == SIGINT ? "SIGINT" : "SIGTERM"): finishing the current unroll, then writing the checkpoint")
                 }
             }
             source.resume()

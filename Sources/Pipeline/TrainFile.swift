@@ -4,7 +4,7 @@ import L2L
 /// The layout of `runs/<experiment>/train.h5` (see docs/hdf5-layout.md).
 enum TrainFile {
     static let formatName = "l2l-train"
-    static let formatVersion: Int32 = 1
+    static let formatVersion: Int32 = 2
 
     static let trajectoryLoss = "trajectory/loss"
     static let trajectoryFinalLoss = "trajectory/final_loss"
@@ -18,12 +18,12 @@ enum TrainFile {
     static let checkpointPointer = "checkpoint"
     static let slots = ["checkpoint/a", "checkpoint/b"]
 
-    /// Creates the datasets of a new run.
-    static func create(_ file: File, configuration: PipelineConfiguration, phi: Phi, epochs: Int) throws {
+    /// Creates the datasets of a new run, whose optimizee has `coordinates` parameters.
+    static func create(_ file: File, configuration: PipelineConfiguration, phi: Phi, coordinates: Int, epochs: Int) throws {
         try file.setAttribute("format", formatName)
         try file.setAttribute("format_version", formatVersion)
         try file.setAttribute("epochs", Int64(epochs))
-        let unrolls = (configuration.steps + configuration.unrollLength - 1) / configuration.unrollLength
+        let unrolls = unrollsPerTrajectory(configuration)
         let loss = try file.createExtendibleDataset(trajectoryLoss, of: Float.self, rowShape: [configuration.steps], chunkRows: 16, gzipLevel: 4)
         try loss.setAttribute("description", "f(θ_t) at every step t = 0..<steps of each meta-training trajectory, on the minibatch of its gradient")
         let final = try file.createExtendibleDataset(trajectoryFinalLoss, of: Float.self, chunkRows: 256)
@@ -54,9 +54,18 @@ enum TrainFile {
             try file.createDataset("\(slot)/adam_m", of: Float.self, shape: [phi.values.count])
             try file.createDataset("\(slot)/adam_v", of: Float.self, shape: [phi.values.count])
             try file.createDataset("\(slot)/generators", of: Int64.self, shape: [3, 4])
-            try file.createDataset("\(slot)/counters", of: Int64.self, shape: [5])
+            try file.createDataset("\(slot)/counters", of: Int64.self, shape: [Int(Checkpoint.Counter.allCases.count)])
             try file.createDataset("\(slot)/best_loss", of: Double.self, shape: [])
+            try file.createDataset("\(slot)/trajectory/origin", of: Int64.self, shape: [4])
+            try file.createDataset("\(slot)/trajectory/theta", of: Float.self, shape: [coordinates])
+            try file.createDataset("\(slot)/trajectory/lstm_state", of: Float.self, shape: [2 * phi.architecture.hiddenSizes.reduce(0, +) * coordinates])
+            try file.createDataset("\(slot)/trajectory/loss", of: Float.self, shape: [configuration.steps])
+            try file.createDataset("\(slot)/trajectory/meta_loss", of: Double.self, shape: [unrolls])
         }
+    }
+
+    static func unrollsPerTrajectory(_ configuration: PipelineConfiguration) -> Int {
+        (configuration.steps + configuration.unrollLength - 1) / configuration.unrollLength
     }
 
     /// Writes every tensor of `phi` into `group` (`phi/latest` or `phi/best`).
@@ -80,8 +89,23 @@ enum TrainFile {
     }
 }
 
+/// A trajectory interrupted between two unrolls (by SIGINT or SIGTERM): where it stands and the
+/// log rows of its unrolls so far, which are appended once it ends.
+struct PartialTrajectory: Equatable {
+    var snapshot: TrajectorySnapshot
+    /// f(θ_t) for t = 0..<snapshot.step.
+    var losses: [Float]
+    /// The meta-loss of each unroll done.
+    var metaLosses: [Double]
+}
+
 /// What a checkpoint holds besides the logs: everything needed to continue bit for bit.
 struct Checkpoint {
+    /// The entries of a slot's `counters`, in order; `complete` is written as 1.
+    enum Counter: Int, CaseIterable {
+        case trajectoriesDone, adamStep, bestEpoch, skippedUnrolls, trajectoryStep, complete
+    }
+
     var phi: [Float]
     var bestPhi: [Float]
     var adam: Adam.State
@@ -89,7 +113,9 @@ struct Checkpoint {
     var epochsDone: Int
     var bestEpoch: Int
     var bestLoss: Double
-    var skippedTrajectories: Int
+    var skippedUnrolls: Int
+    /// The trajectory in progress, when the checkpoint was taken between two of its unrolls.
+    var partial: PartialTrajectory?
 
     /// Writes the checkpoint into the slot the pointer does not name, flushes, then points at it:
     /// a kill at any instant leaves the previous checkpoint whole.
@@ -101,7 +127,22 @@ struct Checkpoint {
         try file.openDataset("\(slot)/adam_m").write(adam.m)
         try file.openDataset("\(slot)/adam_v").write(adam.v)
         try file.openDataset("\(slot)/generators").write(generators.flatMap { $0.map { Int64(bitPattern: $0) } })
-        try file.openDataset("\(slot)/counters").write([Int64(epochsDone), Int64(adam.step), Int64(bestEpoch), Int64(skippedTrajectories), 1])
+        if let partial {
+            try file.openDataset("\(slot)/trajectory/origin").write(partial.snapshot.origin.map { Int64(bitPattern: $0) })
+            try file.openDataset("\(slot)/trajectory/theta").write(partial.snapshot.theta)
+            try file.openDataset("\(slot)/trajectory/lstm_state").write(partial.snapshot.lstmState)
+            let loss = try file.openDataset("\(slot)/trajectory/loss"), metaLoss = try file.openDataset("\(slot)/trajectory/meta_loss")
+            try loss.write(partial.losses + [Float](repeating: .nan, count: try loss.shape[0] - partial.losses.count))
+            try metaLoss.write(partial.metaLosses + [Double](repeating: .nan, count: try metaLoss.shape[0] - partial.metaLosses.count))
+        }
+        var counters = [Int64](repeating: 0, count: Counter.allCases.count)
+        counters[Counter.trajectoriesDone.rawValue] = Int64(epochsDone)
+        counters[Counter.adamStep.rawValue] = Int64(adam.step)
+        counters[Counter.bestEpoch.rawValue] = Int64(bestEpoch)
+        counters[Counter.skippedUnrolls.rawValue] = Int64(skippedUnrolls)
+        counters[Counter.trajectoryStep.rawValue] = Int64(partial?.snapshot.step ?? 0)
+        counters[Counter.complete.rawValue] = 1
+        try file.openDataset("\(slot)/counters").write(counters)
         try file.openDataset("\(slot)/best_loss").write([bestLoss])
         try file.flush()
         try file.setAttribute(TrainFile.checkpointPointer, slot)
@@ -116,18 +157,35 @@ struct Checkpoint {
         }
         let counters = try file.openDataset("\(slot)/counters").read(Int64.self, rank: 1)
         let generators = try file.openDataset("\(slot)/generators").read(Int64.self, rank: 2).map { UInt64(bitPattern: $0) }
-        guard counters.count == 5, counters[4] == 1, generators.count == 12 else {
+        guard counters.count == Counter.allCases.count, counters[Counter.complete.rawValue] == 1, generators.count == 12 else {
             throw PipelineError(file: file.filePath, key: "/\(slot)", reason: "an incomplete checkpoint")
+        }
+        func counter(_ name: Counter) -> Int { Int(counters[name.rawValue]) }
+
+        var partial: PartialTrajectory?
+        let step = counter(.trajectoryStep)
+        if step > 0 {
+            // Unrolls with a non-finite meta-loss are never recorded, so NaN marks the unused rest.
+            let metaLosses = try file.openDataset("\(slot)/trajectory/meta_loss").read(Double.self, rank: 1)
+            let losses = Array(try file.openDataset("\(slot)/trajectory/loss").read(Float.self, rank: 1).prefix(step))
+            partial = PartialTrajectory(
+                snapshot: TrajectorySnapshot(
+                    origin: try file.openDataset("\(slot)/trajectory/origin").read(Int64.self, rank: 1).map { UInt64(bitPattern: $0) },
+                    step: step,
+                    theta: try file.openDataset("\(slot)/trajectory/theta").read(Float.self, rank: 1),
+                    lstmState: try file.openDataset("\(slot)/trajectory/lstm_state").read(Float.self, rank: 1)),
+                losses: losses,
+                metaLosses: Array(metaLosses.prefix { !$0.isNaN }))
         }
         return Checkpoint(
             phi: try file.openDataset("\(slot)/phi").read(Float.self, rank: 1),
             bestPhi: try file.openDataset("\(slot)/best_phi").read(Float.self, rank: 1),
             adam: Adam.State(
                 m: try file.openDataset("\(slot)/adam_m").read(Float.self, rank: 1),
-                v: try file.openDataset("\(slot)/adam_v").read(Float.self, rank: 1), step: Int(counters[1])),
+                v: try file.openDataset("\(slot)/adam_v").read(Float.self, rank: 1), step: counter(.adamStep)),
             generators: [Array(generators[0..<4]), Array(generators[4..<8]), Array(generators[8..<12])],
-            epochsDone: Int(counters[0]), bestEpoch: Int(counters[2]),
+            epochsDone: counter(.trajectoriesDone), bestEpoch: counter(.bestEpoch),
             bestLoss: try file.openDataset("\(slot)/best_loss").read(Double.self, rank: 0)[0],
-            skippedTrajectories: Int(counters[3]))
+            skippedUnrolls: counter(.skippedUnrolls), partial: partial)
     }
 }

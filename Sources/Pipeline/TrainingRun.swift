@@ -2,18 +2,26 @@ import Foundation
 import HDF5
 import L2L
 
-/// A run cannot be continued: its meta-training settings differ from the pipeline file's.
+/// A run cannot be continued: its meta-training settings differ from the pipeline file's, or an
+/// earlier l2l-train wrote it in a layout this one does not read.
 public struct ConfigurationChanged: Error, CustomStringConvertible {
     public let path: String
     public let pipeline: String
+    /// The layout version found, when that is the reason.
+    public var formatVersion: Int32? = nil
+
     public var description: String {
-        "\(path) was trained with other settings than \(pipeline) now holds (beyond epochs and the evaluation section); start over with --force, or restore the pipeline file"
+        if let formatVersion {
+            return "\(path) has format_version \(formatVersion): an earlier l2l-train wrote it, and its checkpoint cannot be read by this one (format_version \(TrainFile.formatVersion)); start over with --force (its /phi/best can still be evaluated)"
+        }
+        return "\(path) was trained with other settings than \(pipeline) now holds (beyond epochs and the evaluation section); start over with --force, or restore the pipeline file"
     }
 }
 
 /// The meta-training stage (`l2l-train`): trains the learned optimizer of an experiment, logging
-/// to `train.h5` as it goes and checkpointing after every trajectory, so that a killed run
-/// resumes and ends bit-identical to one that never stopped.
+/// to `train.h5` as it goes and checkpointing after every trajectory (and, on SIGINT or SIGTERM,
+/// after the unroll in progress), so that a killed run resumes and ends bit-identical to one that
+/// never stopped.
 public struct TrainingRun {
     /// What to do when the output folder already holds a run.
     public enum Mode: Sendable {
@@ -36,7 +44,7 @@ public struct TrainingRun {
     public var epochs: Int
     public var mode: Mode
 
-    /// Consecutive trajectories with non-finite values after which training stops.
+    /// Consecutive unrolls with non-finite values after which training stops.
     public static let maximumConsecutiveFailures = 10
 
     public init(configuration: PipelineConfiguration, outputFolder: String, mnistPath: String, epochs: Int? = nil, mode: Mode) {
@@ -76,33 +84,53 @@ public struct TrainingRun {
         let progress = ProgressLine(label: "meta-training \(configuration.name)", total: epochs, startingAt: checkpoint.epochsDone)
         var consecutiveFailures = 0
         var recentFinalLosses: [Float] = []
+        var partial: (losses: [Float], metaLosses: [Double]) = checkpoint.partial.map { ($0.losses, $0.metaLosses) } ?? ([], [])
 
         while checkpoint.epochsDone < epochs {
-            let records: [UnrollRecord]
+            let record: UnrollRecord
             do {
-                records = try trainer.trainTrajectory()
+                record = try trainer.trainUnroll()
                 consecutiveFailures = 0
             } catch {
-                checkpoint.skippedTrajectories += 1
+                // The trajectory is abandoned (its θ is unusable) and so are its log rows; φ
+                // keeps the updates of its earlier, finite unrolls.
+                partial = ([], [])
+                checkpoint.skippedUnrolls += 1
                 consecutiveFailures += 1
-                note("warning: trajectory skipped (\(checkpoint.skippedTrajectories) so far): \(error)")
+                note("warning: unroll skipped (\(checkpoint.skippedUnrolls) so far), its trajectory abandoned: \(error)")
                 guard consecutiveFailures < Self.maximumConsecutiveFailures else {
-                    throw PipelineError(file: path, key: "", reason: "training stopped: \(consecutiveFailures) consecutive trajectories produced non-finite values (last: \(error)); try a smaller meta_learning_rate or output_scale")
+                    throw PipelineError(file: path, key: "", reason: "training stopped: \(consecutiveFailures) consecutive unrolls produced non-finite values (last: \(error)); try a smaller meta_learning_rate or output_scale")
                 }
                 continue
             }
             guard trainer.phi.isFinite else {
-                throw PipelineError(file: path, key: "", reason: "training stopped: φ became non-finite after trajectory \(checkpoint.epochsDone + 1); the last checkpoint (before it) is intact")
+                throw PipelineError(file: path, key: "", reason: "training stopped: φ became non-finite in trajectory \(checkpoint.epochsDone + 1) at step \(record.startStep); the last checkpoint (before it) is intact")
             }
+            partial.losses += record.losses
+            partial.metaLosses.append(record.metaLoss)
+            checkpoint.phi = trainer.phi.values
+            checkpoint.adam = trainer.metaState
+            checkpoint.generators = [trainer.problemGenerator.state, trainer.batchGenerator.state, validationGenerator.state]
+
+            guard record.endsTrajectory else {
+                if StopSignals.received != 0, let snapshot = trainer.snapshot() {
+                    checkpoint.partial = PartialTrajectory(snapshot: snapshot, losses: partial.losses, metaLosses: partial.metaLosses)
+                    try checkpoint.write(to: file)
+                    note("stopped at step \(snapshot.step) of trajectory \(checkpoint.epochsDone + 1) (\(checkpoint.epochsDone) of \(epochs) done); the checkpoint is written. Continue with: l2l-train \(configuration.path) --resume")
+                    return .interrupted(epochs: checkpoint.epochsDone, signal: StopSignals.received)
+                }
+                continue
+            }
+            checkpoint.partial = nil
             checkpoint.epochsDone += 1
             let epoch = checkpoint.epochsDone
 
             // The logs first, then the checkpoint that vouches for them.
-            try file.openDataset(TrainFile.trajectoryLoss).append(rows: records.flatMap(\.losses))
-            let finalLoss = records.last?.finalLoss ?? .nan
-            try file.openDataset(TrainFile.trajectoryFinalLoss).append(rows: [finalLoss])
-            try file.openDataset(TrainFile.trajectoryMetaLoss).append(rows: records.map(\.metaLoss))
-            recentFinalLosses = Array((recentFinalLosses + [finalLoss]).suffix(20))
+            try file.openDataset(TrainFile.trajectoryLoss).append(rows: partial.losses)
+            try file.openDataset(TrainFile.trajectoryFinalLoss).append(rows: [record.finalLoss])
+            try file.openDataset(TrainFile.trajectoryMetaLoss).append(rows: partial.metaLosses)
+            partial = ([], [])
+            recentFinalLosses = Array((recentFinalLosses + [record.finalLoss]).suffix(20))
 
             if epoch % configuration.validationPeriod == 0 {
                 let loss = Self.validate(trainer.phi, on: validation, count: configuration.validationSize, steps: configuration.steps, generator: &validationGenerator)
@@ -114,6 +142,7 @@ public struct TrainingRun {
                     checkpoint.bestPhi = trainer.phi.values
                     try writeBest(trainer.phi, epoch: epoch, loss: loss, file: file)
                 }
+                checkpoint.generators[2] = validationGenerator.state
             }
             if epoch % configuration.historyPeriod == 0 {
                 try file.openDataset(TrainFile.historyEpoch).append(rows: [Int64(epoch)])
@@ -121,10 +150,7 @@ public struct TrainingRun {
             }
             try TrainFile.writePhi(trainer.phi, to: TrainFile.latest, in: file)
             try file.openGroup(TrainFile.latest).setAttribute("epoch", Int64(epoch))
-
-            checkpoint.phi = trainer.phi.values
-            checkpoint.adam = trainer.metaState
-            checkpoint.generators = [trainer.problemGenerator.state, trainer.batchGenerator.state, validationGenerator.state]
+            try file.openGroup("trajectory").setAttribute("skipped_unrolls", Int64(checkpoint.skippedUnrolls))
             try checkpoint.write(to: file)
 
             let meanFinal = recentFinalLosses.reduce(0, +) / Float(max(recentFinalLosses.count, 1))
@@ -182,6 +208,10 @@ public struct TrainingRun {
                 try FileManager.default.removeItem(atPath: path)
             case .resume:
                 let file = try File.open(path, mode: .readWrite)
+                let version = (try? file.attribute("format_version", as: Int32.self)) ?? 0
+                guard version == TrainFile.formatVersion else {
+                    throw ConfigurationChanged(path: path, pipeline: configuration.path, formatVersion: version)
+                }
                 let storedText = (try? file.stringAttribute("configuration")) ?? ""
                 guard let stored = try? PipelineConfiguration(text: storedText, path: path), configuration.trainsLike(stored) else {
                     throw ConfigurationChanged(path: path, pipeline: configuration.path)
@@ -200,12 +230,13 @@ public struct TrainingRun {
         try FileManager.default.createDirectory(atPath: outputFolder, withIntermediateDirectories: true)
         let file = try File.create(path, mode: .exclusive)
         try Provenance.record(on: file, configuration: configuration, tool: "l2l-train", mnistPath: experiment.mnistPath)
-        try TrainFile.create(file, configuration: configuration, phi: trainer.phi, epochs: epochs)
+        try TrainFile.create(file, configuration: configuration, phi: trainer.phi, coordinates: trainer.problem.parameterCount, epochs: epochs)
+        try file.openGroup("trajectory").setAttribute("skipped_unrolls", Int64(0))
         try TrainFile.writePhi(trainer.phi, to: TrainFile.latest, in: file)
         let initial = Checkpoint(
             phi: trainer.phi.values, bestPhi: trainer.phi.values, adam: trainer.metaState,
             generators: [trainer.problemGenerator.state, trainer.batchGenerator.state, Generator(seed: configuration.seed, purpose: "validation").state],
-            epochsDone: 0, bestEpoch: 0, bestLoss: .infinity, skippedTrajectories: 0)
+            epochsDone: 0, bestEpoch: 0, bestLoss: .infinity, skippedUnrolls: 0)
         try initial.write(to: file)
         return file
     }
@@ -226,6 +257,13 @@ public struct TrainingRun {
         trainer.problemGenerator = problems
         trainer.batchGenerator = batches
         trainer.trajectory = nil
+        if let partial = checkpoint.partial {
+            do {
+                try trainer.restore(partial.snapshot)
+            } catch {
+                throw PipelineError(file: path, key: "/checkpoint", reason: "the interrupted trajectory cannot continue: \(error)")
+            }
+        }
         validationGenerator = validation
 
         let done = checkpoint.epochsDone

@@ -18,8 +18,11 @@ struct TrainCommand: ParsableCommand {
             truncated back-propagation through optimizee trajectories, one trajectory per epoch, and \
             writes OUT/train.h5 as it goes: the loss at every step of every trajectory, validation \
             losses, snapshots of φ, /phi/latest and /phi/best (the best validation loss), and a \
-            checkpoint after every trajectory. SIGINT or SIGTERM finish the trajectory in progress, \
-            write the checkpoint and stop; --resume continues bit for bit. Inspect the file with \
+            checkpoint after every trajectory. SIGINT or SIGTERM finish the unroll in progress, \
+            write a checkpoint (mid-trajectory: θ and the LSTM state) and stop with status 130 or \
+            143; --resume continues bit for bit. A NaN or infinite meta-loss skips its unroll \
+            (counted in /trajectory@skipped_unrolls) and abandons the trajectory; 10 in a row stop \
+            training with an error. Inspect the file with \
             h5dump -H or h5py; docs/hdf5-layout.md describes it.
 
             Examples:
@@ -42,7 +45,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The MNIST file written by l2l-fetch.", valueName: "path"))
     var data = "data/mnist.h5"
 
-    @Flag(help: "Continue the run in the output folder (start it if there is none); exit status 3 when its settings differ from the pipeline's (other than epochs and evaluation).")
+    @Flag(help: "Continue the run in the output folder (start it if there is none); exit status 3 when its settings differ from the pipeline's (other than epochs and evaluation) or an older l2l-train wrote it.")
     var resume = false
 
     @Flag(help: "Delete the run in the output folder and start over.")

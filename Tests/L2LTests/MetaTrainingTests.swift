@@ -20,24 +20,25 @@ struct MetaTrainingTests {
         #expect(first.phi != other.phi)
     }
 
-    @Test("restoring φ, Adam's state, the generators and the trajectory mid-trajectory reproduces the rest exactly")
+    @Test("a snapshot taken mid-trajectory, restored with φ, Adam's state and the generators into a new trainer, reproduces the rest exactly")
     func resumeMidTrajectory() throws {
         let original = MetaTrainer(problem: Self.problem, architecture: .paperQuadratic, configuration: Self.configuration, seed: 7)
         for _ in 0..<7 { try original.trainUnroll() }  // one trajectory and two unrolls of the next
-        let trajectory = try #require(original.trajectory)
-        #expect(trajectory.step == 40)
+        let snapshot = try #require(original.snapshot())
+        #expect(snapshot.step == 40)
+        #expect(snapshot.theta == original.trajectory?.theta)
 
         // What a checkpoint holds, copied out of the running trainer.
         let phi = original.phi, metaState = original.metaState
         let problemState = original.problemGenerator.state, batchState = original.batchGenerator.state
-        let saved = Trajectory(instance: trajectory.instance, theta: trajectory.theta, state: trajectory.state.copy(), step: trajectory.step)
 
         let resumed = MetaTrainer(problem: Self.problem, architecture: .paperQuadratic, configuration: Self.configuration, seed: 999)
         resumed.setPhi(phi)
         resumed.metaState = metaState
         resumed.problemGenerator.state = problemState
         resumed.batchGenerator.state = batchState
-        resumed.trajectory = saved
+        try resumed.restore(snapshot)
+        #expect(resumed.snapshot() == snapshot)
 
         for _ in 0..<8 {
             let a = try original.trainUnroll(), b = try resumed.trainUnroll()
@@ -47,6 +48,19 @@ struct MetaTrainingTests {
         }
         #expect(original.phi.values.map(\.bitPattern) == resumed.phi.values.map(\.bitPattern))
         #expect(original.metaState == resumed.metaState)
+        #expect(original.problemGenerator == resumed.problemGenerator)
+
+        // A snapshot that does not fit this trainer is refused, naming what differs.
+        var short = snapshot
+        short.theta.removeLast()
+        #expect(throws: SnapshotMismatch.self) { try resumed.restore(short) }
+        var state = snapshot
+        state.lstmState.removeLast()
+        #expect(throws: SnapshotMismatch.self) { try resumed.restore(state) }
+        var step = snapshot
+        step.step = 100
+        #expect(throws: SnapshotMismatch.self) { try resumed.restore(step) }
+        #expect(MetaTrainer(problem: Self.problem, architecture: .paperQuadratic, configuration: Self.configuration, seed: 1).snapshot() == nil)
     }
 
     @Test("a generator restored from its saved state continues the same sequence")

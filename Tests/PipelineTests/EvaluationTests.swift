@@ -50,19 +50,21 @@ struct EvaluationTests {
         #expect(result.standardError.contains("run l2l-train"))
     }
 
-    @Test("trajectories with non-finite values are skipped and counted; repeated failures stop training with a clear error")
+    @Test("unrolls with non-finite values are skipped and counted; repeated failures stop training with a clear error")
     func nonFinite() throws {
         let folder = try TemporaryDirectory()
         let configuration = try PipelineConfiguration(text: tinyQuadraticPipeline(epochs: 6), path: "tiny.yaml")
         let run = TrainingRun(configuration: configuration, outputFolder: folder.path("run"), mnistPath: "", mode: .start)
         let experiment = try Experiment(configuration: configuration, mnistPath: "", splits: [.train, .validation])
 
-        // Every third instance poisons its gradient with a NaN: those trajectories are skipped.
+        // Every third instance poisons its gradient with a NaN in its first unroll: that unroll is
+        // skipped and its trajectory abandoned.
         let sometimes = PoisonedProblem(everyNth: 3)
         #expect(try run.run(training: sometimes, validation: PoisonedProblem(everyNth: 0), experiment: experiment) == .completed(epochs: 6))
         let file = try File.open(folder.path("run/train.h5"))
         let checkpoint = try Checkpoint.read(from: file)
-        #expect(checkpoint.skippedTrajectories == 2)  // instances 3 and 6 of the 8 drawn for 6 trajectories
+        #expect(checkpoint.skippedUnrolls == 2)  // instances 3 and 6 of the 8 drawn for 6 trajectories
+        #expect(try file.openGroup("trajectory").attribute("skipped_unrolls", as: Int64.self) == 2)
         #expect(try file.openDataset("trajectory/loss").shape[0] == 6)
         #expect(try TrainFile.readPhi("phi/best", in: file, architecture: configuration.architecture).isFinite)
 
@@ -71,7 +73,7 @@ struct EvaluationTests {
         let error = #expect(throws: PipelineError.self) {
             try always.run(training: PoisonedProblem(everyNth: 1), validation: PoisonedProblem(everyNth: 0), experiment: experiment)
         }
-        #expect(error?.reason.contains("10 consecutive trajectories produced non-finite values") == true)
+        #expect(error?.reason.contains("10 consecutive unrolls produced non-finite values") == true)
         #expect(error?.reason.contains("not finite at coordinate") == true)
     }
 }
@@ -81,6 +83,7 @@ struct PoisonedProblem: Problem {
     let everyNth: Int
     let base = QuadraticProblem(problems: 4, dimensions: 5)
     private let counter = Counter()
+    var parameterCount: Int { base.parameterCount }
 
     final class Counter: @unchecked Sendable { var value = 0 }
 

@@ -96,4 +96,21 @@ public final class LSTMState: @unchecked Sendable {
     public func reset() {
         for buffer in h + c { buffer.fill(0) }
     }
+
+    /// Every value, h of each layer then c of each layer, in the buffers' own layout: what a
+    /// checkpoint saves and `load(flattened:)` restores.
+    public var flattened: [Float] { (h + c).flatMap(\.array) }
+
+    /// Restores values saved by `flattened`; false (and the state unchanged) when the count differs.
+    public func load(flattened values: [Float]) -> Bool {
+        guard values.count == (h + c).reduce(0, { $0 + $1.count }) else { return false }
+        var offset = 0
+        values.withUnsafeBufferPointer { values in
+            for buffer in h + c {
+                buffer.pointer.update(from: values.baseAddress! + offset, count: buffer.count)
+                offset += buffer.count
+            }
+        }
+        return true
+    }
 }

@@ -49,6 +49,33 @@ public struct Trajectory<Instance: Optimizee> {
     public var step: Int
 }
 
+/// A trajectory in progress, as a checkpoint saves it: the optimizee instance is not stored but
+/// drawn again from `origin`, the problem generator's state before the trajectory began, so that
+/// any `Problem` can be checkpointed mid-trajectory without serialising its instances.
+public struct TrajectorySnapshot: Sendable, Equatable {
+    /// The problem generator's state before the instance and θ₀ were drawn.
+    public var origin: [UInt64]
+    /// Optimizee steps done (a multiple of the unroll length, below `steps`).
+    public var step: Int
+    /// θ_step.
+    public var theta: [Float]
+    /// The LSTM's state, as `LSTMState.flattened` gives it.
+    public var lstmState: [Float]
+
+    public init(origin: [UInt64], step: Int, theta: [Float], lstmState: [Float]) {
+        self.origin = origin
+        self.step = step
+        self.theta = theta
+        self.lstmState = lstmState
+    }
+}
+
+/// Why a snapshot cannot continue in this trainer.
+public struct SnapshotMismatch: Error, CustomStringConvertible, Sendable {
+    public let reason: String
+    public var description: String { reason }
+}
+
 /// What one unroll did.
 public struct UnrollRecord: Sendable {
     /// The trajectory step the unroll started at.
@@ -83,7 +110,12 @@ public final class MetaTrainer<P: Problem> {
     /// Draws minibatches.
     public var batchGenerator: Generator
     /// The trajectory in progress, or nil between trajectories.
-    public var trajectory: Trajectory<P.Instance>?
+    public var trajectory: Trajectory<P.Instance>? {
+        didSet { trajectoryOrigin = nil }
+    }
+    /// The problem generator's state before the trajectory in progress was drawn (nil when the
+    /// trajectory was set from outside).
+    private var trajectoryOrigin: Generator?
 
     private var tape: Tape?
     private var gradient: [Float] = []
@@ -117,6 +149,7 @@ public final class MetaTrainer<P: Problem> {
     }
 
     private func unrollAndUpdate() throws(MetaTrainingError) -> UnrollRecord {
+        let origin = trajectory == nil ? problemGenerator : trajectoryOrigin
         var current = trajectory ?? startTrajectory()
         let start = current.step
         let length = min(configuration.unrollLength, configuration.steps - start)
@@ -146,6 +179,7 @@ public final class MetaTrainer<P: Problem> {
         current.step += length
         let ends = current.step >= configuration.steps
         trajectory = ends ? nil : current
+        trajectoryOrigin = ends ? nil : origin
         return UnrollRecord(startStep: start, losses: Array(losses.prefix(length)), finalLoss: losses[length], metaLoss: metaLoss, endsTrajectory: ends)
     }
 
@@ -156,6 +190,33 @@ public final class MetaTrainer<P: Problem> {
             records.append(try trainUnroll())
         } while !(records.last?.endsTrajectory ?? true)
         return records
+    }
+
+    /// The trajectory in progress as a checkpoint saves it, or nil between trajectories (and
+    /// for a trajectory set from outside through `trajectory`, whose origin is unknown).
+    public func snapshot() -> TrajectorySnapshot? {
+        guard let trajectory, let trajectoryOrigin else { return nil }
+        return TrajectorySnapshot(origin: trajectoryOrigin.state, step: trajectory.step, theta: trajectory.theta, lstmState: trajectory.state.flattened)
+    }
+
+    /// Continues the trajectory `snapshot` saved: its instance is drawn again from its origin. The
+    /// problem generator is left as restored by the caller (the state after the draw).
+    public func restore(_ snapshot: TrajectorySnapshot) throws(SnapshotMismatch) {
+        guard var origin = Generator(state: snapshot.origin) else { throw SnapshotMismatch(reason: "the trajectory's origin is not a generator state") }
+        guard snapshot.step > 0, snapshot.step < configuration.steps else {
+            throw SnapshotMismatch(reason: "the trajectory's step \(snapshot.step) is not inside 1..<\(configuration.steps)")
+        }
+        let start = origin
+        let instance = problem.makeInstance(using: &origin)
+        guard snapshot.theta.count == instance.parameterCount else {
+            throw SnapshotMismatch(reason: "θ has \(snapshot.theta.count) values, the optimizee \(instance.parameterCount)")
+        }
+        let state = LSTMState(architecture: phi.architecture, coordinates: instance.parameterCount)
+        guard state.load(flattened: snapshot.lstmState) else {
+            throw SnapshotMismatch(reason: "the LSTM state has \(snapshot.lstmState.count) values, expected \(state.flattened.count)")
+        }
+        trajectory = Trajectory(instance: instance, theta: snapshot.theta, state: state, step: snapshot.step)
+        trajectoryOrigin = start
     }
 
     // MARK: Implementation

@@ -212,6 +212,12 @@ public struct MLPProblem: Problem, Sendable {
         self.batchSize = batchSize
     }
 
+    /// The weights and biases of every layer: (784·20 + 20) + (20·10 + 10) = 15,910 for the base network.
+    public var parameterCount: Int {
+        let sizes = [data.inputSize] + hiddenSizes + [data.classes]
+        return zip(sizes, sizes.dropFirst()).reduce(0) { $0 + $1.0 * $1.1 + $1.1 }
+    }
+
     public func makeInstance(using generator: inout Generator) -> MLP {
         MLP(data: data, hiddenSizes: hiddenSizes, activation: activation, batchSize: batchSize)
     }

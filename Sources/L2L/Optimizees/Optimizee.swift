@@ -26,6 +26,8 @@ public protocol Optimizee {
 /// fresh instance of it (new W and y for quadratics; the same network for MNIST).
 public protocol Problem {
     associatedtype Instance: Optimizee
+    /// The number of coordinates of every instance's θ.
+    var parameterCount: Int { get }
     func makeInstance(using generator: inout Generator) -> Instance
 }
 

@@ -80,6 +80,8 @@ public struct QuadraticProblem: Problem, Sendable {
         self.thetaScale = thetaScale
     }
 
+    public var parameterCount: Int { problems * dimensions }
+
     public func makeInstance(using generator: inout Generator) -> Quadratic {
         func draw() -> Float {
             distribution == .gaussian ? Float(generator.normal()) : Float(generator.uniform())
