@@ -33,50 +33,116 @@ static inline float fast_sigmoid(float x) { return 0.5f + 0.5f * fast_tanh(0.5f 
 float l2l_tanh(float x) { return fast_tanh(x); }
 float l2l_sigmoid(float x) { return fast_sigmoid(x); }
 
+// The LSTM's buffers are feature-major: row r of a matrix holds feature r (a gate, a unit's h or
+// c) of every coordinate, rows `ld` floats apart, so that every loop below runs over coordinates,
+// contiguous in memory. `columns` is a multiple of L2L_LANES (the buffers are padded): reductions
+// keep L2L_LANES partial sums summed in a fixed order, so the result does not depend on which
+// clone (AVX-512, AVX2, baseline) runs.
+#define L2L_LANES 16
+
 L2L_CLONES
-void l2l_lstm_cell_forward(int64_t rows, int64_t hidden, float *gates, const float *bias,
-                           const float *c_previous, float *c_next, float *h_next, float *tanh_c) {
-    const int64_t width = 4 * hidden;
-    for (int64_t row = 0; row < rows; row++) {
-        float *z = gates + row * width;
-        const float *c = c_previous + row * hidden;
-        float *c_out = c_next + row * hidden, *h_out = h_next + row * hidden, *t_out = tanh_c + row * hidden;
-        for (int64_t unit = 0; unit < hidden; unit++) {
-            const float i = fast_sigmoid(z[unit] + bias[unit]);
-            const float j = fast_tanh(z[hidden + unit] + bias[hidden + unit]);
-            const float f = fast_sigmoid(z[2 * hidden + unit] + bias[2 * hidden + unit] + 1.0f);
-            const float o = fast_sigmoid(z[3 * hidden + unit] + bias[3 * hidden + unit]);
-            const float cell = f * c[unit] + i * j;
+void l2l_lstm_forward(int64_t hidden, int64_t columns, int64_t ld, float *restrict gates, const float *restrict bias,
+                      const float *restrict c_previous, float *restrict c_next, float *restrict h_next,
+                      float *restrict tanh_c) {
+    for (int64_t unit = 0; unit < hidden; unit++) {
+        float *restrict zi = gates + unit * ld, *restrict zj = gates + (hidden + unit) * ld;
+        float *restrict zf = gates + (2 * hidden + unit) * ld, *restrict zo = gates + (3 * hidden + unit) * ld;
+        const float bi = bias[unit], bj = bias[hidden + unit], bf = bias[2 * hidden + unit], bo = bias[3 * hidden + unit];
+        const float *restrict c = c_previous + unit * ld;
+        float *restrict c_out = c_next + unit * ld, *restrict h_out = h_next + unit * ld, *restrict t_out = tanh_c + unit * ld;
+        for (int64_t column = 0; column < columns; column++) {
+            const float i = fast_sigmoid(zi[column] + bi);
+            const float j = fast_tanh(zj[column] + bj);
+            const float f = fast_sigmoid((zf[column] + bf) + 1.0f);
+            const float o = fast_sigmoid(zo[column] + bo);
+            const float cell = f * c[column] + i * j;
             const float t = fast_tanh(cell);
-            c_out[unit] = cell;
-            t_out[unit] = t;
-            h_out[unit] = t * o;
-            z[unit] = i;
-            z[hidden + unit] = j;
-            z[2 * hidden + unit] = f;
-            z[3 * hidden + unit] = o;
+            c_out[column] = cell;
+            t_out[column] = t;
+            h_out[column] = t * o;
+            zi[column] = i;
+            zj[column] = j;
+            zf[column] = f;
+            zo[column] = o;
         }
     }
 }
 
 L2L_CLONES
-void l2l_lstm_cell_backward(int64_t rows, int64_t hidden, const float *gates, const float *c_previous,
-                            const float *tanh_c, const float *dh, float *dc, float *d_gates) {
-    const int64_t width = 4 * hidden;
-    for (int64_t row = 0; row < rows; row++) {
-        const float *a = gates + row * width;
-        float *dz = d_gates + row * width;
-        const int64_t base = row * hidden;
-        for (int64_t unit = 0; unit < hidden; unit++) {
-            const float i = a[unit], j = a[hidden + unit], f = a[2 * hidden + unit], o = a[3 * hidden + unit];
-            const float t = tanh_c[base + unit];
-            const float dh_value = dh[base + unit];
-            const float dc_value = dc[base + unit] + dh_value * o * (1.0f - t * t);
-            dz[unit] = dc_value * j * i * (1.0f - i);
-            dz[hidden + unit] = dc_value * i * (1.0f - j * j);
-            dz[2 * hidden + unit] = dc_value * c_previous[base + unit] * f * (1.0f - f);
-            dz[3 * hidden + unit] = dh_value * t * o * (1.0f - o);
-            dc[base + unit] = dc_value * f;
+void l2l_lstm_backward(int64_t hidden, int64_t columns, int64_t ld, const float *restrict gates,
+                       const float *restrict c_previous, const float *restrict tanh_c, const float *restrict dh,
+                       const float *restrict dh_recurrent, float *restrict dc, float *restrict d_gates) {
+    for (int64_t unit = 0; unit < hidden; unit++) {
+        const float *restrict ai = gates + unit * ld, *restrict aj = gates + (hidden + unit) * ld;
+        const float *restrict af = gates + (2 * hidden + unit) * ld, *restrict ao = gates + (3 * hidden + unit) * ld;
+        float *restrict di = d_gates + unit * ld, *restrict dj = d_gates + (hidden + unit) * ld;
+        float *restrict df = d_gates + (2 * hidden + unit) * ld, *restrict d_o = d_gates + (3 * hidden + unit) * ld;
+        const float *restrict c = c_previous + unit * ld, *restrict t_in = tanh_c + unit * ld;
+        const float *restrict dh_above = dh + unit * ld, *restrict dh_next = dh_recurrent + unit * ld;
+        float *restrict dc_row = dc + unit * ld;
+        for (int64_t column = 0; column < columns; column++) {
+            const float i = ai[column], j = aj[column], f = af[column], o = ao[column], t = t_in[column];
+            const float dh_value = dh_above[column] + dh_next[column];
+            const float dc_value = dc_row[column] + dh_value * o * (1.0f - t * t);
+            di[column] = dc_value * j * i * (1.0f - i);
+            dj[column] = dc_value * i * (1.0f - j * j);
+            df[column] = dc_value * c[column] * f * (1.0f - f);
+            d_o[column] = dh_value * t * o * (1.0f - o);
+            dc_row[column] = dc_value * f;
         }
+    }
+}
+
+L2L_CLONES
+void l2l_output_forward(int64_t hidden, int64_t columns, int64_t ld, const float *restrict h, const float *restrict weights,
+                        float bias, float scale, float *restrict delta) {
+    for (int64_t column = 0; column < columns; column++) delta[column] = 0;
+    for (int64_t unit = 0; unit < hidden; unit++) {
+        const float w = weights[unit];
+        const float *restrict row = h + unit * ld;
+        for (int64_t column = 0; column < columns; column++) delta[column] += row[column] * w;
+    }
+    for (int64_t column = 0; column < columns; column++) delta[column] = scale * (delta[column] + bias);
+}
+
+// Σ_column a[column] · b[column], in L2L_LANES partial sums.
+static inline float dot(int64_t columns, const float *restrict a, const float *restrict b) {
+    float lanes[L2L_LANES] = {0};
+    for (int64_t column = 0; column < columns; column += L2L_LANES)
+        for (int64_t lane = 0; lane < L2L_LANES; lane++) lanes[lane] += a[column + lane] * b[column + lane];
+    float sum = 0;
+    for (int64_t lane = 0; lane < L2L_LANES; lane++) sum += lanes[lane];
+    return sum;
+}
+
+L2L_CLONES
+void l2l_output_backward(int64_t hidden, int64_t columns, int64_t ld, const float *restrict h, const float *restrict weights,
+                         float scale, const float *restrict d_theta, float *restrict dy, float *restrict d_weights,
+                         float *restrict d_bias, float *restrict dh) {
+    float lanes[L2L_LANES] = {0};
+    for (int64_t column = 0; column < columns; column += L2L_LANES)
+        for (int64_t lane = 0; lane < L2L_LANES; lane++) {
+            dy[column + lane] = scale * d_theta[column + lane];
+            lanes[lane] += dy[column + lane];
+        }
+    for (int64_t lane = 0; lane < L2L_LANES; lane++) *d_bias += lanes[lane];
+    for (int64_t unit = 0; unit < hidden; unit++) {
+        d_weights[unit] += dot(columns, h + unit * ld, dy);
+        const float w = weights[unit];
+        float *restrict row = dh + unit * ld;
+        for (int64_t column = 0; column < columns; column++) row[column] = dy[column] * w;
+    }
+}
+
+L2L_CLONES
+void l2l_add_row_sums(int64_t rows, int64_t columns, int64_t ld, const float *restrict matrix, float *restrict sums) {
+    for (int64_t row = 0; row < rows; row++) {
+        float lanes[L2L_LANES] = {0};
+        const float *restrict values = matrix + row * ld;
+        for (int64_t column = 0; column < columns; column += L2L_LANES)
+            for (int64_t lane = 0; lane < L2L_LANES; lane++) lanes[lane] += values[column + lane];
+        float sum = 0;
+        for (int64_t lane = 0; lane < L2L_LANES; lane++) sum += lanes[lane];
+        sums[row] += sum;
     }
 }

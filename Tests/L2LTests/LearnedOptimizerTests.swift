@@ -21,7 +21,7 @@ struct LearnedOptimizerTests {
                                   threshold * 2, 0.3, -1, 1e10, -.greatestFiniteMagnitude]
         let inputs = try preprocess(.logAndSign(k: k), gradients)
         for (index, g) in gradients.enumerated() {
-            let (logPart, signPart) = (inputs[2 * index], inputs[2 * index + 1])
+            let (logPart, signPart) = (inputs[index], inputs[gradients.count + index])  // feature-major
             if abs(g) >= threshold * 1.01 {
                 // The ε of the formula shifts log|g| by at most ε/|g|.
                 #expect(abs(logPart - Float.log(abs(g)) / k) <= (Float.ulpOfOne / abs(g)) / k + 1e-6, "log part of \(g)")
@@ -33,8 +33,8 @@ struct LearnedOptimizerTests {
             #expect(logPart.isFinite && signPart.isFinite)
             #expect(signPart >= -1 && signPart <= 1)
         }
-        #expect(Array(inputs[0..<2]) == [-1, 0])
-        #expect(inputs[2 * 11] == Float.log(.greatestFiniteMagnitude) / k)
+        #expect([inputs[0], inputs[gradients.count]] == [-1, 0])
+        #expect(inputs[11] == Float.log(.greatestFiniteMagnitude) / k)
     }
 
     @Test("NaN and infinite gradients are rejected with the coordinate named", arguments: [Float.nan, .infinity, -.infinity])

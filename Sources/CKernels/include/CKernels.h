@@ -6,18 +6,31 @@
 
 #include <stdint.h>
 
-/// One LSTM layer's cell update for `rows` coordinates of `hidden` units.
-///
-/// `gates` (rows × 4H) holds [x, h] · W on entry and the activated gates σ(i), tanh(j),
-/// σ(f + 1), σ(o) on exit; `bias` (4H) is added first. c' = σ(f + 1)·c + σ(i)·tanh(j) and
-/// h' = tanh(c')·σ(o) go to `c_next` and `h_next` (rows × H); tanh(c') to `tanh_c` (rows × H).
-void l2l_lstm_cell_forward(int64_t rows, int64_t hidden, float *gates, const float *bias,
-                           const float *c_previous, float *c_next, float *h_next, float *tanh_c);
+// Every matrix is feature-major: row r (a gate, or a unit's h or c) holds that feature for
+// `columns` coordinates, rows `ld` floats apart; `columns` must be a multiple of 16.
 
-/// The matching backward pass: from ∂L/∂h' (`dh`) and ∂L/∂c' (`dc`, overwritten with ∂L/∂c),
-/// ∂L/∂(pre-activation gates) into `d_gates` (rows × 4H).
-void l2l_lstm_cell_backward(int64_t rows, int64_t hidden, const float *gates, const float *c_previous,
-                            const float *tanh_c, const float *dh, float *dc, float *d_gates);
+/// One LSTM layer's cell update. `gates` (4H rows) holds [x, h] · W on entry and the activated
+/// gates σ(i), tanh(j), σ(f + 1), σ(o) on exit; `bias` (4H) is added first. c' = σ(f + 1)·c +
+/// σ(i)·tanh(j) and h' = tanh(c')·σ(o) go to `c_next` and `h_next` (H rows), tanh(c') to `tanh_c`.
+void l2l_lstm_forward(int64_t hidden, int64_t columns, int64_t ld, float *gates, const float *bias,
+                      const float *c_previous, float *c_next, float *h_next, float *tanh_c);
+
+/// The matching backward pass: from ∂L/∂h' (`dh` + `dh_recurrent`) and ∂L/∂c' (`dc`, overwritten
+/// with ∂L/∂c), ∂L/∂(pre-activation gates) into `d_gates` (4H rows).
+void l2l_lstm_backward(int64_t hidden, int64_t columns, int64_t ld, const float *gates, const float *c_previous,
+                       const float *tanh_c, const float *dh, const float *dh_recurrent, float *dc, float *d_gates);
+
+/// The output layer: delta = scale · (h · weights + bias), h being H rows.
+void l2l_output_forward(int64_t hidden, int64_t columns, int64_t ld, const float *h, const float *weights,
+                        float bias, float scale, float *delta);
+
+/// Its backward pass from ∂L/∂delta (`d_theta`): dy = scale · d_theta (scratch, `columns`), adds
+/// Σ dy to `*d_bias` and h · dy to `d_weights` (H), writes ∂L/∂h = dy · weights into `dh` (H rows).
+void l2l_output_backward(int64_t hidden, int64_t columns, int64_t ld, const float *h, const float *weights,
+                         float scale, const float *d_theta, float *dy, float *d_weights, float *d_bias, float *dh);
+
+/// Adds the sum of each of `rows` rows to `sums`.
+void l2l_add_row_sums(int64_t rows, int64_t columns, int64_t ld, const float *matrix, float *sums);
 
 /// tanh(x) to within 4e-7 (the rational approximation used by the kernels), for tests.
 float l2l_tanh(float x);

@@ -1,68 +1,66 @@
 import CKernels
 
-/// The arithmetic of one LSTM layer run for every coordinate at once (paper §2.1, Fig. 3): the
-/// coordinates are the rows of one matrix product, gates = [x, h] · W + b, split into i, j, f, o:
+/// The arithmetic of one LSTM layer run for a block of coordinates at once (paper §2.1, Fig. 3):
+/// gates = W_xᵀ · x + W_hᵀ · h + b, split into i, j, f, o,
 ///
 ///     c' = σ(f + 1) ⊙ c + σ(i) ⊙ tanh(j)        h' = tanh(c') ⊙ σ(o)
 ///
 /// (the forget-gate bias of 1 is Sonnet's `forget_bias`, which the released code uses).
+///
+/// Every matrix is feature-major: one row per gate or unit, one column per coordinate, rows `ld`
+/// floats apart (a block is a range of columns of the tape's matrices). The coordinates are thus
+/// contiguous, so the element-wise loops (CKernels) run 16 coordinates per AVX-512 instruction.
+/// φ keeps its documented layout (W is fan_in × 4H), read transposed by the products.
 enum LSTMCell {
-    /// Forward for `rows` coordinates. tanh and σ are CKernels' rational approximation (within
-    /// 3e-7 of tanh), the same in training and evaluation.
+    /// Forward for `columns` coordinates (a multiple of 16). tanh and σ are CKernels' rational
+    /// approximation (within 3e-7 of tanh), the same in training and evaluation.
     ///
     /// - Parameters:
-    ///   - input: rows × fanIn, each row [x, h_prev].
-    ///   - gates: rows × 4H, receives the activated gates σ(i), tanh(j), σ(f + 1), σ(o), which the
+    ///   - below: the layer's input x (inputSize rows): the preprocessed gradient or the h' of
+    ///     the layer below.
+    ///   - hPrevious, cPrevious: the layer's state (H rows).
+    ///   - gates: 4H rows; receives the activated gates σ(i), tanh(j), σ(f + 1), σ(o), which the
     ///     backward pass reuses.
-    ///   - cPrevious, cNext, hNext, tanhC: rows × H; tanhC receives tanh(c') for the backward pass.
+    ///   - cNext, hNext, tanhC: H rows; tanhC receives tanh(c') for the backward pass.
     static func forward(
-        phi: UnsafePointer<Float>, layer: LSTMArchitecture.Layer, rows: Int,
-        input: UnsafePointer<Float>, cPrevious: UnsafePointer<Float>,
+        phi: UnsafePointer<Float>, layer: LSTMArchitecture.Layer, columns: Int, ld: Int,
+        below: UnsafePointer<Float>, hPrevious: UnsafePointer<Float>, cPrevious: UnsafePointer<Float>,
         gates: UnsafeMutablePointer<Float>, cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>,
         tanhC: UnsafeMutablePointer<Float>
     ) {
-        Matrix.multiply(input, phi + layer.weights, into: gates, m: rows, n: layer.gateCount, k: layer.fanIn)
-        // The element-wise part, vectorised in C (CKernels): the gates' activations, c' and h'.
-        l2l_lstm_cell_forward(Int64(rows), Int64(layer.hidden), gates, phi + layer.bias, cPrevious, cNext, hNext, tanhC)
+        let width = layer.gateCount, weights = phi + layer.weights
+        Matrix.multiply(weights, below, into: gates, m: width, n: columns, k: layer.inputSize, transposeA: true, lda: width, ldb: ld, ldc: ld)
+        Matrix.multiply(
+            weights + layer.inputSize * width, hPrevious, into: gates, m: width, n: columns, k: layer.hidden,
+            transposeA: true, beta: 1, lda: width, ldb: ld, ldc: ld)
+        l2l_lstm_forward(Int64(layer.hidden), Int64(columns), Int64(ld), gates, phi + layer.bias, cPrevious, cNext, hNext, tanhC)
     }
 
-    /// Backward for `rows` coordinates: accumulates ∂L/∂W and ∂L/∂b into `dPhi`.
+    /// Backward for `columns` coordinates: accumulates ∂L/∂W and ∂L/∂b into `dPhi`.
     ///
     /// - Parameters:
-    ///   - tanhC: rows × H, tanh(c') saved by the forward pass.
-    ///   - dh: rows × H, ∂L/∂h' (from the layer above or the output, plus the next step).
-    ///   - dc: rows × H; on entry ∂L/∂c' from the next step, on exit ∂L/∂c for the previous step.
-    ///   - dGates: rows × 4H scratch.
-    ///   - dInput: rows × fanIn, receives ∂L/∂[x, h_prev].
+    ///   - dh, dhRecurrent: ∂L/∂h' from the layer above (or the output) and from the next step;
+    ///     on exit `dhRecurrent` holds ∂L/∂h for the previous step.
+    ///   - dc: on entry ∂L/∂c' from the next step, on exit ∂L/∂c for the previous step.
+    ///   - dGates: 4H rows of scratch.
+    ///   - dBelow: receives ∂L/∂x (inputSize rows) when not nil.
     static func backward(
-        phi: UnsafePointer<Float>, dPhi: UnsafeMutablePointer<Float>, layer: LSTMArchitecture.Layer, rows: Int,
-        input: UnsafePointer<Float>, gates: UnsafePointer<Float>, cPrevious: UnsafePointer<Float>, tanhC: UnsafePointer<Float>,
-        dh: UnsafePointer<Float>, dc: UnsafeMutablePointer<Float>, dGates: UnsafeMutablePointer<Float>, dInput: UnsafeMutablePointer<Float>
+        phi: UnsafePointer<Float>, dPhi: UnsafeMutablePointer<Float>, layer: LSTMArchitecture.Layer, columns: Int, ld: Int,
+        below: UnsafePointer<Float>, hPrevious: UnsafePointer<Float>, cPrevious: UnsafePointer<Float>,
+        gates: UnsafePointer<Float>, tanhC: UnsafePointer<Float>,
+        dh: UnsafePointer<Float>, dhRecurrent: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>,
+        dGates: UnsafeMutablePointer<Float>, dBelow: UnsafeMutablePointer<Float>?
     ) {
-        let width = layer.gateCount
-        l2l_lstm_cell_backward(Int64(rows), Int64(layer.hidden), gates, cPrevious, tanhC, dh, dc, dGates)
-        // ∂W += inputᵀ · dGates; ∂b += Σ_rows dGates; ∂input = dGates · Wᵀ.
-        Matrix.multiply(input, dGates, into: dPhi + layer.weights, m: layer.fanIn, n: width, k: rows, transposeA: true, beta: 1)
-        let dBias = dPhi + layer.bias
-        for row in 0..<rows {
-            let dz = dGates + row * width
-            for column in 0..<width { dBias[column] += dz[column] }
-        }
-        Matrix.multiply(dGates, phi + layer.weights, into: dInput, m: rows, n: layer.fanIn, k: width, transposeB: true)
-    }
-
-    /// Copies `rows` rows of `width` values into columns offset..<offset+width of a matrix with
-    /// `stride` columns (building [x, h_prev] from its parts).
-    static func place(_ source: UnsafePointer<Float>, rows: Int, width: Int, into matrix: UnsafeMutablePointer<Float>, stride: Int, offset: Int) {
-        for row in 0..<rows {
-            (matrix + row * stride + offset).update(from: source + row * width, count: width)
-        }
-    }
-
-    /// The opposite of `place`: columns offset..<offset+width of a matrix into a dense block.
-    static func take(_ matrix: UnsafePointer<Float>, rows: Int, stride: Int, offset: Int, width: Int, into target: UnsafeMutablePointer<Float>) {
-        for row in 0..<rows {
-            (target + row * width).update(from: matrix + row * stride + offset, count: width)
+        let width = layer.gateCount, weights = phi + layer.weights, dWeights = dPhi + layer.weights
+        let hWeights = weights + layer.inputSize * width, dhWeights = dWeights + layer.inputSize * width
+        l2l_lstm_backward(Int64(layer.hidden), Int64(columns), Int64(ld), gates, cPrevious, tanhC, dh, dhRecurrent, dc, dGates)
+        // ∂W += [x; h] · dGatesᵀ, ∂b += Σ_columns dGates, ∂[x; h] = W · dGates.
+        Matrix.multiply(below, dGates, into: dWeights, m: layer.inputSize, n: width, k: columns, transposeB: true, beta: 1, lda: ld, ldb: ld, ldc: width)
+        Matrix.multiply(hPrevious, dGates, into: dhWeights, m: layer.hidden, n: width, k: columns, transposeB: true, beta: 1, lda: ld, ldb: ld, ldc: width)
+        l2l_add_row_sums(Int64(width), Int64(columns), Int64(ld), dGates, dPhi + layer.bias)
+        Matrix.multiply(hWeights, dGates, into: dhRecurrent, m: layer.hidden, n: columns, k: width, lda: width, ldb: ld, ldc: ld)
+        if let dBelow {
+            Matrix.multiply(weights, dGates, into: dBelow, m: layer.inputSize, n: columns, k: width, lda: width, ldb: ld, ldc: ld)
         }
     }
 }
@@ -70,45 +68,70 @@ enum LSTMCell {
 /// The per-coordinate recurrent state of the learned optimizer: (h, c) of every layer, for every
 /// coordinate (zero at the start of a trajectory).
 public final class LSTMState: @unchecked Sendable {
-    /// h and c of each layer, coordinates × hidden.
+    /// Coordinates per SIMD step of the kernels: the buffers' rows are padded to a multiple.
+    public static let lanes = 16
+
+    /// h and c of each layer, feature-major: H rows of `columns` values, the first
+    /// `coordinates` of each row used (the rest are padding, never read back into θ).
     public let h: [Buffer], c: [Buffer]
     public let coordinates: Int
+    /// The row length: `coordinates` rounded up to a multiple of `lanes`.
+    public let columns: Int
+    let hiddenSizes: [Int]
 
-    public init(architecture: LSTMArchitecture, coordinates: Int) {
+    /// The padded row length for `coordinates`.
+    public static func columns(for coordinates: Int) -> Int {
+        max((coordinates + lanes - 1) / lanes, 1) * lanes
+    }
+
+    public convenience init(architecture: LSTMArchitecture, coordinates: Int) {
+        self.init(hiddenSizes: architecture.hiddenSizes, coordinates: coordinates)
+    }
+
+    init(hiddenSizes: [Int], coordinates: Int) {
         self.coordinates = coordinates
-        h = architecture.hiddenSizes.map { Buffer(count: coordinates * $0) }
-        c = architecture.hiddenSizes.map { Buffer(count: coordinates * $0) }
+        self.hiddenSizes = hiddenSizes
+        columns = Self.columns(for: coordinates)
+        h = hiddenSizes.map { [columns] in Buffer(count: columns * $0) }
+        c = hiddenSizes.map { [columns] in Buffer(count: columns * $0) }
     }
 
     /// An independent copy.
     public func copy() -> LSTMState {
-        let result = LSTMState(hiddenSizes: h.map { $0.count / max(coordinates, 1) }, coordinates: coordinates)
+        let result = LSTMState(hiddenSizes: hiddenSizes, coordinates: coordinates)
         for (target, source) in zip(result.h + result.c, h + c) { target.copy(from: source) }
         return result
-    }
-
-    private init(hiddenSizes: [Int], coordinates: Int) {
-        self.coordinates = coordinates
-        h = hiddenSizes.map { Buffer(count: coordinates * $0) }
-        c = hiddenSizes.map { Buffer(count: coordinates * $0) }
     }
 
     public func reset() {
         for buffer in h + c { buffer.fill(0) }
     }
 
-    /// Every value, h of each layer then c of each layer, in the buffers' own layout: what a
-    /// checkpoint saves and `load(flattened:)` restores.
-    public var flattened: [Float] { (h + c).flatMap(\.array) }
+    /// Every value without the padding: h of each layer then c of each layer, each H × N
+    /// (row u holds unit u of every coordinate). What a checkpoint saves and
+    /// `load(flattened:)` restores.
+    public var flattened: [Float] {
+        var values: [Float] = []
+        values.reserveCapacity(2 * hiddenSizes.reduce(0, +) * coordinates)
+        for buffer in h + c {
+            for row in 0..<buffer.count / columns {
+                values.append(contentsOf: UnsafeBufferPointer(start: buffer.pointer + row * columns, count: coordinates))
+            }
+        }
+        return values
+    }
 
     /// Restores values saved by `flattened`; false (and the state unchanged) when the count differs.
     public func load(flattened values: [Float]) -> Bool {
-        guard values.count == (h + c).reduce(0, { $0 + $1.count }) else { return false }
+        guard values.count == 2 * hiddenSizes.reduce(0, +) * coordinates else { return false }
+        reset()
         var offset = 0
         values.withUnsafeBufferPointer { values in
             for buffer in h + c {
-                buffer.pointer.update(from: values.baseAddress! + offset, count: buffer.count)
-                offset += buffer.count
+                for row in 0..<buffer.count / columns {
+                    (buffer.pointer + row * columns).update(from: values.baseAddress! + offset, count: coordinates)
+                    offset += coordinates
+                }
             }
         }
         return true

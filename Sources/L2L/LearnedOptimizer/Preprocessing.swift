@@ -33,10 +33,12 @@ public enum Preprocessing: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Writes the inputs of `count` coordinates, `inputSize` values each, row after row.
+    /// Writes the inputs of `count` coordinates feature-major: input r of coordinate i goes to
+    /// `inputs[r · stride + i]` (`stride` ≥ `count`; `count` when nil).
     ///
     /// - Throws: `NonFiniteGradientError` at the first NaN or infinite gradient.
-    public func apply(_ gradient: UnsafePointer<Float>, count: Int, into inputs: UnsafeMutablePointer<Float>) throws(NonFiniteGradientError) {
+    public func apply(_ gradient: UnsafePointer<Float>, count: Int, into inputs: UnsafeMutablePointer<Float>, stride: Int? = nil) throws(NonFiniteGradientError) {
+        let stride = stride ?? count
         switch self {
         case .identity:
             for i in 0..<count {
@@ -45,11 +47,12 @@ public enum Preprocessing: Sendable, Equatable, CustomStringConvertible {
             }
         case let .logAndSign(k):
             let scale = Float.exp(k)
+            let logs = inputs, signs = inputs + stride
             for i in 0..<count {
                 let g = gradient[i]
                 guard g.isFinite else { throw NonFiniteGradientError(coordinate: i, value: g) }
-                inputs[2 * i] = max(Float.log(abs(g) + .ulpOfOne) / k, -1)
-                inputs[2 * i + 1] = min(max(g * scale, -1), 1)
+                logs[i] = max(Float.log(abs(g) + .ulpOfOne) / k, -1)
+                signs[i] = min(max(g * scale, -1), 1)
             }
         }
     }

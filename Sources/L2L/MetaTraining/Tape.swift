@@ -1,12 +1,15 @@
+import CKernels
 import Dispatch
 
 /// Everything the backward pass needs from an unroll of the learned optimizer, in buffers
 /// allocated once for a given number of coordinates and steps and reused by every unroll.
 ///
-/// Per step t and layer l: the layer's input [x, h_prev] (N × fan_in), its activated gates
-/// (N × 4H), and its new c and h (N × H); per step the optimizee's gradient ∇f(θ_t) (N).
+/// Feature-major (see `LSTMCell`): every matrix has one row per feature and `columns` columns,
+/// the coordinates padded to a multiple of 16 (the padding's gradient is zero, so it adds exactly
+/// nothing to ∂L/∂φ). Per step t: the preprocessed gradient (inputSize rows) and ∇f(θ_t); per
+/// step and layer: the activated gates (4H rows), c', h' and tanh(c') (H rows each).
 ///
-/// The coordinates never interact except through φ, so the rows are split into `workerCount`
+/// The coordinates never interact except through φ, so the columns are split into `workerCount`
 /// fixed blocks run concurrently, each through the whole forward and backward pass; each block
 /// accumulates its own ∂L/∂φ, summed in block order at the end. The split does not depend on the
 /// machine, so results are the same on any number of cores.
@@ -17,22 +20,23 @@ final class Tape: @unchecked Sendable {
     let architecture: LSTMArchitecture
     let layers: [LSTMArchitecture.Layer]
     let coordinates: Int
+    /// The row length of every matrix: `coordinates` rounded up to a multiple of 16.
+    let columns: Int
     let steps: Int
 
-    let inputs: [[Buffer]], gates: [[Buffer]], cells: [[Buffer]], hiddens: [[Buffer]], tanhCells: [[Buffer]]
+    let preprocessed: [Buffer]
+    let gates: [[Buffer]], cells: [[Buffer]], hiddens: [[Buffer]], tanhCells: [[Buffer]]
     /// (h, c) before step 0.
     let initial: LSTMState
-    /// ∇f(θ_t) for t = 0…steps (the last one from the final evaluation of the unroll).
+    /// ∇f(θ_t) for t = 0…steps (the last one from the final evaluation of the unroll), zero in the padding.
     let gradients: [Buffer]
-    /// The preprocessed gradient of the current step (N × input size).
-    let preprocessed: Buffer
-    /// The update δ_t of the current step (N).
+    /// The update δ_t of the current step.
     let delta: Buffer
 
-    // Backward scratch (rows × width each, so that the blocks use disjoint rows).
+    // Backward scratch.
     let dhRecurrent: [Buffer], dc: [Buffer]
-    let dhAbove: Buffer, dGates: Buffer, dInput: Buffer, dTheta: Buffer
-    /// The rows of each block, and each block's ∂L/∂φ.
+    let dhAbove: Buffer, dGates: Buffer, dTheta: Buffer, dy: Buffer
+    /// The columns of each block, and each block's ∂L/∂φ.
     let blocks: [Range<Int>]
     let partialGradients: [Buffer]
 
@@ -42,31 +46,35 @@ final class Tape: @unchecked Sendable {
         self.layers = layers
         self.coordinates = coordinates
         self.steps = steps
-        let n = coordinates
-        inputs = (0..<steps).map { _ in layers.map { Buffer(count: n * $0.fanIn) } }
-        gates = (0..<steps).map { _ in layers.map { Buffer(count: n * $0.gateCount) } }
-        cells = (0..<steps).map { _ in layers.map { Buffer(count: n * $0.hidden) } }
-        hiddens = (0..<steps).map { _ in layers.map { Buffer(count: n * $0.hidden) } }
-        tanhCells = (0..<steps).map { _ in layers.map { Buffer(count: n * $0.hidden) } }
-        initial = LSTMState(architecture: architecture, coordinates: n)
-        gradients = (0...steps).map { _ in Buffer(count: n) }
-        preprocessed = Buffer(count: n * architecture.preprocessing.inputSize)
-        delta = Buffer(count: n)
-        dhRecurrent = layers.map { Buffer(count: n * $0.hidden) }
-        dc = layers.map { Buffer(count: n * $0.hidden) }
-        let widestHidden = layers.map(\.hidden).max() ?? 0
-        dhAbove = Buffer(count: n * max(widestHidden, architecture.preprocessing.inputSize))
-        dGates = Buffer(count: n * (layers.map(\.gateCount).max() ?? 0))
-        dInput = Buffer(count: n * (layers.map(\.fanIn).max() ?? 0))
-        dTheta = Buffer(count: n)
-        let workers = min(Self.workerCount, max(n, 1))
-        blocks = (0..<workers).map { w in (w * n / workers)..<((w + 1) * n / workers) }
+        let columns = LSTMState.columns(for: coordinates)
+        self.columns = columns
+        func matrices(_ rows: (LSTMArchitecture.Layer) -> Int) -> [[Buffer]] {
+            (0..<steps).map { _ in layers.map { Buffer(count: rows($0) * columns) } }
+        }
+        preprocessed = (0..<steps).map { _ in Buffer(count: architecture.preprocessing.inputSize * columns) }
+        gates = matrices(\.gateCount)
+        cells = matrices(\.hidden)
+        hiddens = matrices(\.hidden)
+        tanhCells = matrices(\.hidden)
+        initial = LSTMState(architecture: architecture, coordinates: coordinates)
+        gradients = (0...steps).map { _ in Buffer(count: columns) }
+        delta = Buffer(count: columns)
+        dhRecurrent = layers.map { Buffer(count: $0.hidden * columns) }
+        dc = layers.map { Buffer(count: $0.hidden * columns) }
+        let widest = max(layers.map(\.hidden).max() ?? 0, architecture.preprocessing.inputSize)
+        dhAbove = Buffer(count: widest * columns)
+        dGates = Buffer(count: (layers.map(\.gateCount).max() ?? 0) * columns)
+        dTheta = Buffer(count: columns)
+        dy = Buffer(count: columns)
+        // Block boundaries on multiples of 16, so that every block's columns are whole SIMD steps.
+        let lanes = LSTMState.lanes, workers = min(Self.workerCount, columns / lanes)
+        blocks = (0..<workers).map { w in (w * columns / lanes / workers * lanes)..<((w + 1) * columns / lanes / workers * lanes) }
         partialGradients = blocks.map { _ in Buffer(count: architecture.parameterCount) }
     }
 
-    /// Runs `body` for every block of rows concurrently, denormals flushed on each worker.
+    /// Runs `body` for every block of columns concurrently, denormals flushed on each worker.
     private func forEachBlock(_ body: (Int, Range<Int>) -> Void) {
-        // The blocks write disjoint rows of the buffers and their own partial gradient, which
+        // The blocks write disjoint columns of the buffers and their own partial gradient, which
         // is what makes sharing `body` and `self` across the workers safe.
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(body)
@@ -85,14 +93,19 @@ final class Tape: @unchecked Sendable {
         t == 0 ? initial.c[l].pointer : cells[t - 1][l].pointer
     }
 
+    /// The input x of layer l at step t: the preprocessed gradient, or h' of the layer below.
+    func below(step t: Int, layer l: Int) -> UnsafeMutablePointer<Float> {
+        l == 0 ? preprocessed[t].pointer : hiddens[t][l - 1].pointer
+    }
+
     /// Step t of the learned optimizer: from `gradients[t]`, the update δ_t into `delta`
     /// (δ = outputScale · (h_top · w_out + b_out)).
     func forward(step t: Int, phi: UnsafePointer<Float>) throws(NonFiniteGradientError) {
         var failures = [NonFiniteGradientError?](repeating: nil, count: blocks.count)
         failures.withUnsafeMutableBufferPointer { failures in
-            forEachBlock { index, rows in
+            forEachBlock { index, block in
                 do throws(NonFiniteGradientError) {
-                    try forward(step: t, phi: phi, rows: rows)
+                    try forward(step: t, phi: phi, block: block)
                 } catch {
                     failures[index] = error
                 }
@@ -101,34 +114,25 @@ final class Tape: @unchecked Sendable {
         if let failure = failures.compactMap({ $0 }).first { throw failure }
     }
 
-    private func forward(step t: Int, phi: UnsafePointer<Float>, rows: Range<Int>) throws(NonFiniteGradientError) {
-        let n = rows.count, first = rows.lowerBound
-        let inputSize = architecture.preprocessing.inputSize
+    private func forward(step t: Int, phi: UnsafePointer<Float>, block: Range<Int>) throws(NonFiniteGradientError) {
+        let first = block.lowerBound, n = block.count, ld = columns
+        let real = max(min(block.upperBound, coordinates) - first, 0)
         do {
-            try architecture.preprocessing.apply(gradients[t].pointer + first, count: n, into: preprocessed.pointer + first * inputSize)
+            try architecture.preprocessing.apply(gradients[t].pointer + first, count: real, into: preprocessed[t].pointer + first, stride: ld)
         } catch {
             throw NonFiniteGradientError(coordinate: error.coordinate + first, value: error.value)
         }
-        var below = preprocessed.pointer + first * inputSize, belowWidth = inputSize
         for (l, layer) in layers.enumerated() {
-            let input = inputs[t][l].pointer + first * layer.fanIn
-            let h = first * layer.hidden
-            LSTMCell.place(below, rows: n, width: belowWidth, into: input, stride: layer.fanIn, offset: 0)
-            LSTMCell.place(hPrevious(step: t, layer: l) + h, rows: n, width: layer.hidden, into: input, stride: layer.fanIn, offset: layer.inputSize)
             LSTMCell.forward(
-                phi: phi, layer: layer, rows: n, input: input, cPrevious: cPrevious(step: t, layer: l) + h,
-                gates: gates[t][l].pointer + first * layer.gateCount, cNext: cells[t][l].pointer + h, hNext: hiddens[t][l].pointer + h,
-                tanhC: tanhCells[t][l].pointer + h)
-            below = hiddens[t][l].pointer + h
-            belowWidth = layer.hidden
+                phi: phi, layer: layer, columns: n, ld: ld,
+                below: below(step: t, layer: l) + first, hPrevious: hPrevious(step: t, layer: l) + first, cPrevious: cPrevious(step: t, layer: l) + first,
+                gates: gates[t][l].pointer + first, cNext: cells[t][l].pointer + first, hNext: hiddens[t][l].pointer + first,
+                tanhC: tanhCells[t][l].pointer + first)
         }
-        let outputWeights = phi + architecture.outputWeights, outputBias = phi[architecture.outputBias]
-        let scale = architecture.outputScale
-        for row in 0..<n {
-            var sum: Float = 0
-            for k in 0..<belowWidth { sum += below[row * belowWidth + k] * outputWeights[k] }
-            delta[first + row] = scale * (sum + outputBias)
-        }
+        let top = layers.count - 1
+        l2l_output_forward(
+            Int64(layers[top].hidden), Int64(n), Int64(ld), hiddens[t][top].pointer + first, phi + architecture.outputWeights,
+            phi[architecture.outputBias], architecture.outputScale, delta.pointer + first)
     }
 
     /// ∂L/∂φ of the meta-loss L = Σ_{t=0}^{T} w_t f(θ_t) of the last unroll of T steps, by
@@ -139,8 +143,8 @@ final class Tape: @unchecked Sendable {
     /// - Parameter dPhi: receives the gradient (overwritten), laid out as φ.
     func backward(steps: Int, phi: UnsafePointer<Float>, weights: [Float], into dPhi: UnsafeMutablePointer<Float>) {
         precondition(steps <= self.steps && weights.count > steps, "an unroll of \(steps) steps needs \(steps + 1) weights and a tape that long")
-        forEachBlock { index, rows in
-            backward(steps: steps, phi: phi, weights: weights, rows: rows, into: partialGradients[index].pointer)
+        forEachBlock { index, block in
+            backward(steps: steps, phi: phi, weights: weights, block: block, into: partialGradients[index].pointer)
         }
         let count = architecture.parameterCount
         dPhi.update(from: partialGradients[0].pointer, count: count)
@@ -149,55 +153,36 @@ final class Tape: @unchecked Sendable {
         }
     }
 
-    private func backward(steps: Int, phi: UnsafePointer<Float>, weights: [Float], rows: Range<Int>, into dPhi: UnsafeMutablePointer<Float>) {
-        let n = rows.count, first = rows.lowerBound
+    private func backward(steps: Int, phi: UnsafePointer<Float>, weights: [Float], block: Range<Int>, into dPhi: UnsafeMutablePointer<Float>) {
+        let first = block.lowerBound, n = block.count, ld = columns
         dPhi.update(repeating: 0, count: architecture.parameterCount)
         for (l, layer) in layers.enumerated() {
-            (dhRecurrent[l].pointer + first * layer.hidden).update(repeating: 0, count: n * layer.hidden)
-            (dc[l].pointer + first * layer.hidden).update(repeating: 0, count: n * layer.hidden)
+            for row in 0..<layer.hidden {
+                (dhRecurrent[l].pointer + row * ld + first).update(repeating: 0, count: n)
+                (dc[l].pointer + row * ld + first).update(repeating: 0, count: n)
+            }
         }
         let dTheta = self.dTheta.pointer + first
-        for row in 0..<n { dTheta[row] = weights[steps] * gradients[steps][first + row] }
+        for column in 0..<n { dTheta[column] = weights[steps] * gradients[steps][first + column] }
 
-        let top = layers.count - 1, topHidden = layers[top].hidden
-        let outputWeights = phi + architecture.outputWeights
-        let dOutputWeights = dPhi + architecture.outputWeights
-        let widest = max(layers.map(\.hidden).max() ?? 0, architecture.preprocessing.inputSize)
-        let dhAbove = self.dhAbove.pointer + first * widest
-        let dGates = self.dGates.pointer + first * (layers.map(\.gateCount).max() ?? 0)
-        let dInput = self.dInput.pointer + first * (layers.map(\.fanIn).max() ?? 0)
+        let top = layers.count - 1
+        let dhAbove = self.dhAbove.pointer + first, dGates = self.dGates.pointer + first
         for t in stride(from: steps - 1, through: 0, by: -1) {
             // Output layer: δ = scale · (h_top · w + b).
-            let hTop = hiddens[t][top].pointer + first * topHidden
-            var dBias: Float = 0
-            for row in 0..<n {
-                let dyValue = architecture.outputScale * dTheta[row]
-                dBias += dyValue
-                for k in 0..<topHidden {
-                    dOutputWeights[k] += hTop[row * topHidden + k] * dyValue
-                    dhAbove[row * topHidden + k] = dyValue * outputWeights[k]
-                }
-            }
-            dPhi[architecture.outputBias] += dBias
-
+            l2l_output_backward(
+                Int64(layers[top].hidden), Int64(n), Int64(ld), hiddens[t][top].pointer + first, phi + architecture.outputWeights,
+                architecture.outputScale, dTheta, dy.pointer + first, dPhi + architecture.outputWeights, dPhi + architecture.outputBias, dhAbove)
             for l in stride(from: top, through: 0, by: -1) {
-                let layer = layers[l]
-                let h = first * layer.hidden
-                let recurrent = dhRecurrent[l].pointer + h
-                for index in 0..<n * layer.hidden { dhAbove[index] += recurrent[index] }
                 LSTMCell.backward(
-                    phi: phi, dPhi: dPhi, layer: layer, rows: n,
-                    input: inputs[t][l].pointer + first * layer.fanIn, gates: gates[t][l].pointer + first * layer.gateCount,
-                    cPrevious: cPrevious(step: t, layer: l) + h, tanhC: tanhCells[t][l].pointer + h,
-                    dh: dhAbove, dc: dc[l].pointer + h, dGates: dGates, dInput: dInput)
-                LSTMCell.take(dInput, rows: n, stride: layer.fanIn, offset: layer.inputSize, width: layer.hidden, into: recurrent)
-                if l > 0 {
-                    LSTMCell.take(dInput, rows: n, stride: layer.fanIn, offset: 0, width: layer.inputSize, into: dhAbove)
-                }
+                    phi: phi, dPhi: dPhi, layer: layers[l], columns: n, ld: ld,
+                    below: below(step: t, layer: l) + first, hPrevious: hPrevious(step: t, layer: l) + first,
+                    cPrevious: cPrevious(step: t, layer: l) + first, gates: gates[t][l].pointer + first, tanhC: tanhCells[t][l].pointer + first,
+                    dh: dhAbove, dhRecurrent: dhRecurrent[l].pointer + first, dc: dc[l].pointer + first,
+                    dGates: dGates, dBelow: l > 0 ? dhAbove : nil)
             }
             if t > 0 {
                 let weight = weights[t], gradient = gradients[t].pointer + first
-                for row in 0..<n { dTheta[row] += weight * gradient[row] }
+                for column in 0..<n { dTheta[column] += weight * gradient[column] }
             }
         }
     }

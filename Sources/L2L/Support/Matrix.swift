@@ -3,26 +3,29 @@ import CBLAS
 
 /// Matrix products through BLAS (BLIS's `cblas_sgemm`), row-major throughout.
 ///
-/// The coordinates of the optimizee are the rows: one LSTM layer for all coordinates is one
-/// product of (coordinates × fan_in) by (fan_in × 4·hidden).
+/// The LSTM's matrices are feature-major (one row per gate or unit, one column per coordinate),
+/// so one layer for a block of coordinates is (4·hidden × fan_in) by (fan_in × coordinates), the
+/// operands being column ranges of wider matrices: hence the leading dimensions.
 public enum Matrix {
     /// C (m×n) = alpha · op(A) · op(B) + beta · C, with op(A) m×k and op(B) k×n.
     ///
     /// - Parameters:
     ///   - transposeA: use Aᵀ, A being stored k×m.
     ///   - transposeB: use Bᵀ, B being stored n×k.
+    ///   - lda, ldb, ldc: the row strides of A, B and C as stored (default: dense).
     @inlinable
     public static func multiply(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
         m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
-        alpha: Float = 1, beta: Float = 0
+        alpha: Float = 1, beta: Float = 0, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil
     ) {
         if m == 0 || n == 0 { return }
-        let lda = transposeA ? m : k
-        let ldb = transposeB ? k : n
+        let lda = lda ?? (transposeA ? m : k)
+        let ldb = ldb ?? (transposeB ? k : n)
+        let ldc = ldc ?? n
         cblas_sgemm(
             L2L_CblasRowMajor, transposeA ? L2L_CblasTrans : L2L_CblasNoTrans, transposeB ? L2L_CblasTrans : L2L_CblasNoTrans,
-            Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)), beta, c, Int32(max(n, 1)))
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)), beta, c, Int32(max(ldc, 1)))
     }
 
     /// Runs `body` with denormal floats flushed to zero on the calling thread (x86 FTZ and DAZ),
