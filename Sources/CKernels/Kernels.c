@@ -146,3 +146,56 @@ void l2l_add_row_sums(int64_t rows, int64_t columns, int64_t ld, const float *re
         sums[row] += sum;
     }
 }
+
+// --- The LSTM's matrix products --------------------------------------------------------------
+// C (m × columns, feature-major) = A (m × k, small: a slice of φ read with any strides) · B, B's k
+// rows being k1 rows of `b1` followed by k2 rows of `b2` (so [x; h] need not be copied). Columns
+// run 16 to a vector; a tile of R rows × NV vectors keeps its R·NV accumulators in registers.
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+
+static inline __attribute__((always_inline)) void product_tile(
+    const int R, const int NV, int64_t k1, const float *b1, int64_t k2, const float *b2, int64_t ldb,
+    const float *a, int64_t a_row, int64_t a_column, float *c, int64_t ldc, int accumulate) {
+    v16 sum[4][4];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++) sum[r][v] = accumulate ? *(const v16u *)(c + r * ldc + 16 * v) : (v16){0};
+    for (int64_t kk = 0; kk < k1 + k2; kk++) {
+        const float *row = kk < k1 ? b1 + kk * ldb : b2 + (kk - k1) * ldb;
+        v16 b[4];
+        for (int v = 0; v < NV; v++) b[v] = *(const v16u *)(row + 16 * v);
+        for (int r = 0; r < R; r++) {
+            const float weight = a[r * a_row + kk * a_column];
+            for (int v = 0; v < NV; v++) sum[r][v] += weight * b[v];
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++) *(v16u *)(c + r * ldc + 16 * v) = sum[r][v];
+}
+
+L2L_CLONES
+void l2l_lstm_product(int64_t m, int64_t columns, int64_t k1, const float *b1, int64_t k2, const float *b2, int64_t ldb,
+                      const float *a, int64_t a_row, int64_t a_column, float *c, int64_t ldc, int accumulate) {
+    int64_t column = 0;
+    for (; column + 64 <= columns; column += 64) {
+        // The rows of B are many streams at once, more than the hardware prefetcher follows:
+        // fetch the next block of columns while this one is multiplied.
+        if (column + 128 <= columns)
+            for (int64_t kk = 0; kk < k1 + k2; kk++) {
+                const float *next = (kk < k1 ? b1 + kk * ldb : b2 + (kk - k1) * ldb) + column + 64;
+                for (int line = 0; line < 4; line++) __builtin_prefetch(next + 16 * line);
+            }
+        int64_t row = 0;
+        for (; row + 4 <= m; row += 4)
+            product_tile(4, 4, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc, accumulate);
+        for (; row < m; row++)
+            product_tile(1, 4, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc, accumulate);
+    }
+    for (; column < columns; column += 16) {
+        int64_t row = 0;
+        for (; row + 4 <= m; row += 4)
+            product_tile(4, 1, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc, accumulate);
+        for (; row < m; row++)
+            product_tile(1, 1, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc, accumulate);
+    }
+}

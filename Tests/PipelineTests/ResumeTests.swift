@@ -86,12 +86,16 @@ struct ResumeTests {
     func terminate() throws {
         let folder = try TemporaryDirectory()
         let pipeline = folder.path("tiny.yaml")
-        // Ten unrolls per trajectory, so that nearly every stop falls inside one.
-        try tinyQuadraticPipeline(epochs: 60).replacingOccurrences(of: "unroll: 5", with: "unroll: 2").write(toFile: pipeline, atomically: true, encoding: .utf8)
+        // Fifty unrolls per trajectory on 640 coordinates, so that the unrolls, not the writing of
+        // the checkpoint at the end of a trajectory, take most of the time, and stops fall inside.
+        let text = tinyQuadraticPipeline(epochs: 40)
+            .replacingOccurrences(of: "optimizee: {kind: quadratic, problems: 4, dimensions: 5", with: "optimizee: {kind: quadratic, problems: 64, dimensions: 10")
+            .replacingOccurrences(of: "steps: 20", with: "steps: 100").replacingOccurrences(of: "unroll: 5", with: "unroll: 2")
+        try text.write(toFile: pipeline, atomically: true, encoding: .utf8)
         _ = try runProcess(executable("l2l-train"), [pipeline, "--out", folder.path("reference")])
         let out = folder.path("stopped")
         var insideTrajectory = 0
-        for point in [5, 15, 25, 35, 45] where insideTrajectory < 2 {
+        for point in [4, 10, 16, 22, 28, 34] where insideTrajectory < 2 {
             let status = try Self.interrupt(pipeline: pipeline, out: out, signal: SIGTERM, after: point)
             #expect(status == 143)
             let checkpoint = try Checkpoint.read(from: File.open(out + "/train.h5"))

@@ -29,10 +29,10 @@ enum LSTMCell {
         tanhC: UnsafeMutablePointer<Float>
     ) {
         let width = layer.gateCount, weights = phi + layer.weights
-        Matrix.multiply(weights, below, into: gates, m: width, n: columns, k: layer.inputSize, transposeA: true, lda: width, ldb: ld, ldc: ld)
-        Matrix.multiply(
-            weights + layer.inputSize * width, hPrevious, into: gates, m: width, n: columns, k: layer.hidden,
-            transposeA: true, beta: 1, lda: width, ldb: ld, ldc: ld)
+        // gates = Wᵀ · [x; h], W (fan_in × 4H) read transposed.
+        l2l_lstm_product(
+            Int64(width), Int64(columns), Int64(layer.inputSize), below, Int64(layer.hidden), hPrevious, Int64(ld),
+            weights, 1, Int64(width), gates, Int64(ld), 0)
         l2l_lstm_forward(Int64(layer.hidden), Int64(columns), Int64(ld), gates, phi + layer.bias, cPrevious, cNext, hNext, tanhC)
     }
 
@@ -58,9 +58,9 @@ enum LSTMCell {
         Matrix.multiply(below, dGates, into: dWeights, m: layer.inputSize, n: width, k: columns, transposeB: true, beta: 1, lda: ld, ldb: ld, ldc: width)
         Matrix.multiply(hPrevious, dGates, into: dhWeights, m: layer.hidden, n: width, k: columns, transposeB: true, beta: 1, lda: ld, ldb: ld, ldc: width)
         l2l_add_row_sums(Int64(width), Int64(columns), Int64(ld), dGates, dPhi + layer.bias)
-        Matrix.multiply(hWeights, dGates, into: dhRecurrent, m: layer.hidden, n: columns, k: width, lda: width, ldb: ld, ldc: ld)
+        l2l_lstm_product(Int64(layer.hidden), Int64(columns), Int64(width), dGates, 0, dGates, Int64(ld), hWeights, Int64(width), 1, dhRecurrent, Int64(ld), 0)
         if let dBelow {
-            Matrix.multiply(weights, dGates, into: dBelow, m: layer.inputSize, n: columns, k: width, lda: width, ldb: ld, ldc: ld)
+            l2l_lstm_product(Int64(layer.inputSize), Int64(columns), Int64(width), dGates, 0, dGates, Int64(ld), weights, Int64(width), 1, dBelow, Int64(ld), 0)
         }
     }
 }
@@ -73,7 +73,7 @@ public final class LSTMState: @unchecked Sendable {
 
     /// h and c of each layer, feature-major: H rows of `columns` values, the first
     /// `coordinates` of each row used (the rest are padding, never read back into θ).
-    public let h: [Buffer], c: [Buffer]
+    public internal(set) var h: [Buffer], c: [Buffer]
     public let coordinates: Int
     /// The row length: `coordinates` rounded up to a multiple of `lanes`.
     public let columns: Int

@@ -28,9 +28,10 @@ public struct LearnedOptimizer: Optimizer, Sendable {
             try Matrix.withDenormalsFlushed { () throws(NonFiniteGradientError) in try tape.forward(step: 0, phi: phi.baseAddress!) }
         }
         for i in theta.indices { theta[i] += tape.delta[i] }
+        // The new state becomes the next step's initial one: swap the buffers rather than copy them.
         for l in 0..<tape.layers.count {
-            tape.initial.h[l].copy(from: tape.hiddens[0][l])
-            tape.initial.c[l].copy(from: tape.cells[0][l])
+            (tape.initial.h[l], tape.hiddens[0][l]) = (tape.hiddens[0][l], tape.initial.h[l])
+            (tape.initial.c[l], tape.cells[0][l]) = (tape.cells[0][l], tape.initial.c[l])
         }
     }
 }

@@ -25,7 +25,9 @@ final class Tape: @unchecked Sendable {
     let steps: Int
 
     let preprocessed: [Buffer]
-    let gates: [[Buffer]], cells: [[Buffer]], hiddens: [[Buffer]], tanhCells: [[Buffer]]
+    let gates: [[Buffer]], tanhCells: [[Buffer]]
+    /// c' and h' (variable so that evaluation can swap them with `initial` rather than copy).
+    var cells: [[Buffer]], hiddens: [[Buffer]]
     /// (h, c) before step 0.
     let initial: LSTMState
     /// ∇f(θ_t) for t = 0…steps (the last one from the final evaluation of the unroll), zero in the padding.
