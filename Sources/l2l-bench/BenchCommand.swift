@@ -17,8 +17,10 @@ struct BenchCommand: ParsableCommand {
             process pinned to 1 and then 2 CPUs (taskset), so that each reports its own peak resident \
             memory; each child warms up, then times --repetitions repetitions and reports their median. \
             FLOPs are counted analytically from the matrix products (the element-wise work is not \
-            counted): per optimizee step, meta-training does 3 × 2·N·Σ_l fan_in_l·4H_l for the LSTM \
-            (forward, ∂W, ∂input) and the optimizee's own products; evaluation the LSTM forward only. \
+            counted): per optimizee step, the LSTM forward does 2·N·Σ_l fan_in_l·4H_l (plus 2·N·H for \
+            the output); meta-training adds as much for ∂W and for ∂[x; h], less layer 1's ∂x, which \
+            is not needed (2·N·x·4H₁), plus the optimizee's own products; evaluation does the \
+            forward and the optimizee's gradient. \
             Efficiency is that rate over a 2048² sgemm measured on the same number of threads. \
             Writes a table to standard output and runs/bench/latest.json (plus a dated copy).
 

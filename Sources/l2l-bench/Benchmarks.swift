@@ -89,6 +89,13 @@ enum Benchmarks {
         return total + 2 * Double(coordinates) * Double(below)
     }
 
+    /// Matrix-product FLOPs of one meta-training step of the LSTM: forward, ∂W, and ∂[x; h]
+    /// without layer 1's ∂x (the gradient's preprocessing needs no derivative).
+    static func lstmTrainingFLOPs(_ architecture: LSTMArchitecture, coordinates: Int) -> Double {
+        let unneeded = 2 * Double(coordinates) * Double(architecture.preprocessing.inputSize) * Double(4 * (architecture.hiddenSizes.first ?? 0))
+        return 3 * lstmForwardFLOPs(architecture, coordinates: coordinates) - unneeded
+    }
+
     /// Matrix-product FLOPs of one MLP loss-and-gradient on a minibatch (forward, ∂W, ∂input).
     static func mlpFLOPs(sizes: [Int], batch: Int) -> Double {
         zip(sizes, sizes.dropFirst()).reduce(0.0) { $0 + 3 * 2 * Double(batch) * Double($1.0) * Double($1.1) }
@@ -105,7 +112,7 @@ enum Benchmarks {
                 let trainer = MetaTrainer(problem: problem, architecture: .paperMNIST, seed: 1)
                 stepsPerRepetition = 40
                 times = try time(repetitions) { for _ in 0..<2 { try trainer.trainUnroll() } }
-                flops = 3 * lstmForwardFLOPs(.paperMNIST, coordinates: n) + mlpFLOPs(sizes: sizes, batch: 128)
+                flops = lstmTrainingFLOPs(.paperMNIST, coordinates: n) + mlpFLOPs(sizes: sizes, batch: 128)
             } else {
                 stepsPerRepetition = 50
                 times = try evaluation(problem: problem, architecture: .paperMNIST, steps: stepsPerRepetition, repetitions: repetitions)
@@ -119,7 +126,7 @@ enum Benchmarks {
                 let trainer = MetaTrainer(problem: problem, architecture: .paperQuadratic, seed: 1)
                 stepsPerRepetition = 100
                 times = try time(repetitions) { for _ in 0..<5 { try trainer.trainUnroll() } }
-                flops = 3 * lstmForwardFLOPs(.paperQuadratic, coordinates: n) + quadraticFLOPs
+                flops = lstmTrainingFLOPs(.paperQuadratic, coordinates: n) + quadraticFLOPs
             } else {
                 stepsPerRepetition = 200
                 times = try evaluation(problem: problem, architecture: .paperQuadratic, steps: stepsPerRepetition, repetitions: repetitions)
