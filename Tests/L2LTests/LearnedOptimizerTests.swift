@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import L2L
 
@@ -91,5 +92,56 @@ struct LearnedOptimizerTests {
         }
         #expect(theta.map(\.bitPattern) == trajectory.theta.map(\.bitPattern))
         #expect(state.lstm.h[1].array.map(\.bitPattern) == trajectory.state.h[1].array.map(\.bitPattern))
+    }
+
+    @Test("the kernels' steps equal the paper's LSTM (Fig. 3, Appendix A) computed coordinate by coordinate in Double")
+    func matchesReference() throws {
+        var generator = Generator(seed: 11)
+        let architecture = LSTMArchitecture.paperMNIST
+        var phi = Phi(initializing: architecture, using: &generator)
+        // Nonzero biases, so that every term of the cell is exercised.
+        for name in ["lstm1/b", "lstm2/b", "out/b"] {
+            let range = try #require(phi.tensor(named: name)).range
+            for k in range { phi.values[k] = Float(generator.normal()) * 0.5 }
+        }
+        let n = 37  // not a multiple of 16: the padding must not leak
+        let hidden = 20, k: Double = 10
+        let w1 = phi.values(of: "lstm1/w").map(Double.init), b1 = phi.values(of: "lstm1/b").map(Double.init)
+        let w2 = phi.values(of: "lstm2/w").map(Double.init), b2 = phi.values(of: "lstm2/b").map(Double.init)
+        let wOut = phi.values(of: "out/w").map(Double.init), bOut = Double(phi.values(of: "out/b")[0])
+        func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
+        func cell(_ input: [Double], _ h: [Double], _ c: [Double], _ w: [Double], _ b: [Double]) -> (h: [Double], c: [Double]) {
+            let x = input + h
+            var z = b
+            for row in x.indices { for gate in 0..<4 * hidden { z[gate] += x[row] * w[row * 4 * hidden + gate] } }
+            var newH = [Double](repeating: 0, count: hidden), newC = newH
+            for u in 0..<hidden {
+                let i = sigmoid(z[u]), j = Foundation.tanh(z[hidden + u]), f = sigmoid(z[2 * hidden + u] + 1), o = sigmoid(z[3 * hidden + u])
+                newC[u] = f * c[u] + i * j
+                newH[u] = Foundation.tanh(newC[u]) * o
+            }
+            return (newH, newC)
+        }
+
+        let optimizer = LearnedOptimizer(phi: phi)
+        var state = optimizer.makeState(parameterCount: n)
+        var theta = [Float](repeating: 0, count: n)
+        var reference = [[[Double]]](repeating: [[Double]](repeating: [Double](repeating: 0, count: hidden), count: 4), count: n)  // h1, c1, h2, c2
+        var worst = 0.0
+        for _ in 0..<3 {
+            let gradient = (0..<n).map { index in Float(generator.normal()) * Float([1e-6, 1e-3, 1, 30][index % 4]) }
+            let before = theta
+            try optimizer.step(&theta, gradient: gradient, state: &state)
+            for i in 0..<n {
+                let g = Double(gradient[i])
+                let x = [max(Foundation.log(abs(g) + Double(Float.ulpOfOne)) / k, -1), min(max(g * Foundation.exp(k), -1), 1)]
+                let layer1 = cell(x, reference[i][0], reference[i][1], w1, b1)
+                let layer2 = cell(layer1.h, reference[i][2], reference[i][3], w2, b2)
+                reference[i] = [layer1.h, layer1.c, layer2.h, layer2.c]
+                let delta = 0.1 * (zip(layer2.h, wOut).reduce(0) { $0 + $1.0 * $1.1 } + bOut)
+                worst = max(worst, abs(Double(theta[i] - before[i]) - delta) / (1e-3 + abs(delta)))
+            }
+        }
+        #expect(worst < 1e-5, "worst relative disagreement \(worst)")
     }
 }
