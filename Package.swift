@@ -31,12 +31,12 @@ let package = Package(
             pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]
         ),
-        /// BLIS (`libblis-dev`), through its CBLAS interface: the matrix products of the LSTM and the MLP.
+        /// BLIS (`libblis-dev`), through its CBLAS interface: the matrix products of the MLP.
         .systemLibrary(
             name: "CBLAS",
             providers: [.apt(["libblis-dev"])]
         ),
-        /// The LSTM's element-wise loops in C, vectorised, dispatched at run time by CPU.
+        /// The LSTM's products and element-wise loops in C, vectorised, dispatched at run time by CPU.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         /// zlib (`zlib1g-dev`), for the streaming gunzip of the MNIST downloads.
         .systemLibrary(

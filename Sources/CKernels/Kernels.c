@@ -199,3 +199,44 @@ void l2l_lstm_product(int64_t m, int64_t columns, int64_t k1, const float *b1, i
             product_tile(1, 1, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc, accumulate);
     }
 }
+
+// ∂W of one layer: dw (rows × width, row stride ldw) += A · Bᵀ over `columns` coordinates, A's
+// rows being k1 rows of `a1` then k2 rows of `a2` ([x; h], stride lda), B's the width rows of
+// `b` (∂gates, stride ldb). A tile of R rows of A × 4 rows of B keeps one vector of 16 partial
+// sums per output in registers; each is summed lane by lane in a fixed order at the end.
+static inline __attribute__((always_inline)) void weight_gradient_tile(
+    const int R, int64_t columns, const float *const *a_rows, const float *b, int64_t ldb, float *dw, int64_t ldw) {
+    v16 sum[4][4];
+    for (int r = 0; r < R; r++)
+        for (int g = 0; g < 4; g++) sum[r][g] = (v16){0};
+    for (int64_t column = 0; column < columns; column += 16) {
+        v16 x[4], y[4];
+        for (int r = 0; r < R; r++) x[r] = *(const v16u *)(a_rows[r] + column);
+        for (int g = 0; g < 4; g++) y[g] = *(const v16u *)(b + g * ldb + column);
+        for (int r = 0; r < R; r++)
+            for (int g = 0; g < 4; g++) sum[r][g] += x[r] * y[g];
+    }
+    for (int r = 0; r < R; r++)
+        for (int g = 0; g < 4; g++) {
+            float total = 0;
+            for (int lane = 0; lane < 16; lane++) total += sum[r][g][lane];
+            dw[r * ldw + g] += total;
+        }
+}
+
+L2L_CLONES
+void l2l_lstm_weight_gradient(int64_t columns, int64_t k1, const float *a1, int64_t k2, const float *a2, int64_t lda,
+                              int64_t width, const float *b, int64_t ldb, float *dw, int64_t ldw) {
+    const int64_t rows = k1 + k2;
+    for (int64_t row = 0; row < rows; row += 4) {
+        const int R = rows - row >= 4 ? 4 : (int)(rows - row);
+        const float *a_rows[4];
+        for (int r = 0; r < R; r++) a_rows[r] = row + r < k1 ? a1 + (row + r) * lda : a2 + (row + r - k1) * lda;
+        for (int64_t gate = 0; gate + 4 <= width; gate += 4) {
+            if (R == 4) weight_gradient_tile(4, columns, a_rows, b + gate * ldb, ldb, dw + row * ldw + gate, ldw);
+            else if (R == 3) weight_gradient_tile(3, columns, a_rows, b + gate * ldb, ldb, dw + row * ldw + gate, ldw);
+            else if (R == 2) weight_gradient_tile(2, columns, a_rows, b + gate * ldb, ldb, dw + row * ldw + gate, ldw);
+            else weight_gradient_tile(1, columns, a_rows, b + gate * ldb, ldb, dw + row * ldw + gate, ldw);
+        }
+    }
+}

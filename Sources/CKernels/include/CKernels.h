@@ -1,6 +1,7 @@
-// The element-wise hot loops of the coordinate-wise LSTM, in C so that they vectorise, with
-// versions for AVX-512, AVX2 and baseline x86-64 chosen at run time (target_clones): the binary
-// runs on any x86-64 machine and is fast on this one. This module provides no stable Swift API.
+// The hot loops of the coordinate-wise LSTM (its matrix products, cell updates and reductions),
+// in C so that they vectorise, with versions for AVX-512, AVX2 and baseline x86-64 chosen at run
+// time (target_clones): the binary runs on any x86-64 machine and is fast on this one. This
+// module provides no stable Swift API.
 #ifndef L2L_CKERNELS_H
 #define L2L_CKERNELS_H
 
@@ -37,6 +38,11 @@ void l2l_add_row_sums(int64_t rows, int64_t columns, int64_t ld, const float *ma
 /// The LSTM's products: gates = Wᵀ [x; h] and ∂[x; h] = W · ∂gates, W being a slice of φ.
 void l2l_lstm_product(int64_t m, int64_t columns, int64_t k1, const float *b1, int64_t k2, const float *b2, int64_t ldb,
                       const float *a, int64_t a_row, int64_t a_column, float *c, int64_t ldc, int accumulate);
+
+/// ∂W of one layer: dw (rows × width, row stride ldw) += [a1; a2] · bᵀ over `columns` coordinates,
+/// [a1; a2] being k1 + k2 rows ([x; h]) and b `width` rows (∂gates); `width` a multiple of 4.
+void l2l_lstm_weight_gradient(int64_t columns, int64_t k1, const float *a1, int64_t k2, const float *a2, int64_t lda,
+                              int64_t width, const float *b, int64_t ldb, float *dw, int64_t ldw);
 
 /// tanh(x) to within 4e-7 (the rational approximation used by the kernels), for tests.
 float l2l_tanh(float x);

@@ -52,11 +52,12 @@ enum LSTMCell {
         dGates: UnsafeMutablePointer<Float>, dBelow: UnsafeMutablePointer<Float>?
     ) {
         let width = layer.gateCount, weights = phi + layer.weights, dWeights = dPhi + layer.weights
-        let hWeights = weights + layer.inputSize * width, dhWeights = dWeights + layer.inputSize * width
+        let hWeights = weights + layer.inputSize * width
         l2l_lstm_backward(Int64(layer.hidden), Int64(columns), Int64(ld), gates, cPrevious, tanhC, dh, dhRecurrent, dc, dGates)
         // ∂W += [x; h] · dGatesᵀ, ∂b += Σ_columns dGates, ∂[x; h] = W · dGates.
-        Matrix.multiply(below, dGates, into: dWeights, m: layer.inputSize, n: width, k: columns, transposeB: true, beta: 1, lda: ld, ldb: ld, ldc: width)
-        Matrix.multiply(hPrevious, dGates, into: dhWeights, m: layer.hidden, n: width, k: columns, transposeB: true, beta: 1, lda: ld, ldb: ld, ldc: width)
+        l2l_lstm_weight_gradient(
+            Int64(columns), Int64(layer.inputSize), below, Int64(layer.hidden), hPrevious, Int64(ld), Int64(width), dGates, Int64(ld),
+            dWeights, Int64(width))
         l2l_add_row_sums(Int64(width), Int64(columns), Int64(ld), dGates, dPhi + layer.bias)
         l2l_lstm_product(Int64(layer.hidden), Int64(columns), Int64(width), dGates, 0, dGates, Int64(ld), hWeights, Int64(width), 1, dhRecurrent, Int64(ld), 0)
         if let dBelow {

@@ -3,29 +3,27 @@ import CBLAS
 
 /// Matrix products through BLAS (BLIS's `cblas_sgemm`), row-major throughout.
 ///
-/// The LSTM's matrices are feature-major (one row per gate or unit, one column per coordinate),
-/// so one layer for a block of coordinates is (4·hidden × fan_in) by (fan_in × coordinates), the
-/// operands being column ranges of wider matrices: hence the leading dimensions.
+/// The optimizee's products (the MLP on a minibatch, and the benchmark's peak). The LSTM's
+/// products have a few dozen rows by thousands of columns, a shape BLAS handles poorly: they are
+/// register-tiled kernels of their own in CKernels.
 public enum Matrix {
     /// C (m×n) = alpha · op(A) · op(B) + beta · C, with op(A) m×k and op(B) k×n.
     ///
     /// - Parameters:
     ///   - transposeA: use Aᵀ, A being stored k×m.
     ///   - transposeB: use Bᵀ, B being stored n×k.
-    ///   - lda, ldb, ldc: the row strides of A, B and C as stored (default: dense).
     @inlinable
     public static func multiply(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
         m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
-        alpha: Float = 1, beta: Float = 0, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil
+        alpha: Float = 1, beta: Float = 0
     ) {
         if m == 0 || n == 0 { return }
-        let lda = lda ?? (transposeA ? m : k)
-        let ldb = ldb ?? (transposeB ? k : n)
-        let ldc = ldc ?? n
+        let lda = transposeA ? m : k
+        let ldb = transposeB ? k : n
         cblas_sgemm(
             L2L_CblasRowMajor, transposeA ? L2L_CblasTrans : L2L_CblasNoTrans, transposeB ? L2L_CblasTrans : L2L_CblasNoTrans,
-            Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)), beta, c, Int32(max(ldc, 1)))
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(max(lda, 1)), b, Int32(max(ldb, 1)), beta, c, Int32(max(n, 1)))
     }
 
     /// Runs `body` with denormal floats flushed to zero on the calling thread (x86 FTZ and DAZ),
