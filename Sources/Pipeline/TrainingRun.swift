@@ -72,8 +72,8 @@ public struct TrainingRun {
     func run<P: Problem>(training: P, validation: P, experiment: Experiment) throws -> Outcome {
         let trainer = MetaTrainer(problem: training, architecture: configuration.architecture, configuration: configuration.training, seed: configuration.seed)
         var validationGenerator = Generator(seed: configuration.seed, purpose: "validation")
-        let file = try openRun(trainer: trainer, experiment: experiment)
-        var checkpoint = try Checkpoint.read(from: file)
+        let (file, opened) = try openRun(trainer: trainer, experiment: experiment)
+        var checkpoint = opened
         try restore(checkpoint, into: trainer, validationGenerator: &validationGenerator, file: file)
 
         if checkpoint.epochsDone >= epochs {
@@ -197,8 +197,9 @@ public struct TrainingRun {
         try group.setAttribute("validation_loss", loss)
     }
 
-    /// Opens the run's file according to `mode`, creating it (with an initial checkpoint) when new.
-    private func openRun<P: Problem>(trainer: MetaTrainer<P>, experiment: Experiment) throws -> File {
+    /// Opens the run's file according to `mode`, creating it (with an initial checkpoint) when
+    /// new, and returns it with the checkpoint to continue from.
+    private func openRun<P: Problem>(trainer: MetaTrainer<P>, experiment: Experiment) throws -> (File, Checkpoint) {
         let exists = FileManager.default.fileExists(atPath: path)
         if exists {
             switch mode {
@@ -219,12 +220,13 @@ public struct TrainingRun {
                 // The new text (a changed epochs or evaluation section) becomes the run's, and the
                 // code that continues the run is recorded beside the code that started it.
                 try file.setAttribute("configuration", configuration.text)
-                let done = (try? Checkpoint.read(from: file).epochsDone) ?? 0
+                let checkpoint = try Checkpoint.read(from: file)
+                let step = checkpoint.partial.map { ", step \($0.snapshot.step) of trajectory \(checkpoint.epochsDone + 1)" } ?? ""
                 let earlier = (try? file.stringAttribute("resumed_by")).map { $0 + "; " } ?? ""
-                try file.setAttribute("resumed_by", earlier + "\(Provenance.codeVersion) from trajectory \(done)")
+                try file.setAttribute("resumed_by", earlier + "\(Provenance.codeVersion) from trajectory \(checkpoint.epochsDone)\(step)")
                 try file.setAttribute("epochs", Int64(epochs))
-                note("resuming \(path)")
-                return file
+                note("resuming \(path) from trajectory \(checkpoint.epochsDone)\(step)")
+                return (file, checkpoint)
             }
         }
         try FileManager.default.createDirectory(atPath: outputFolder, withIntermediateDirectories: true)
@@ -238,7 +240,7 @@ public struct TrainingRun {
             generators: [trainer.problemGenerator.state, trainer.batchGenerator.state, Generator(seed: configuration.seed, purpose: "validation").state],
             epochsDone: 0, bestEpoch: 0, bestLoss: .infinity, skippedUnrolls: 0)
         try initial.write(to: file)
-        return file
+        return (file, initial)
     }
 
     /// Puts the trainer where the checkpoint left it and drops log rows written after it.
