@@ -5,8 +5,11 @@ public struct MNISTSplit: Sendable {
     public let split: MNIST.Split
     /// Number of examples.
     public let count: Int
-    /// Pixels scaled to [0, 1] (intensity / 255), `count × 784`, row-major.
-    public let images: [Float]
+    /// Pixel intensities 0...255, `count × 784`, row-major: a quarter of the memory of floats
+    /// (the training split is 43 MB), so meta-training scales them per minibatch instead.
+    public let pixels: [UInt8]
+    /// Pixels scaled to [0, 1] (intensity / 255), `count × 784`, row-major; computed on each access.
+    public var images: [Float] { pixels.map { Float($0) / 255 } }
     /// Digit labels 0...9, one per image.
     public let labels: [UInt8]
 
@@ -36,7 +39,7 @@ public enum MNIST {
         }
     }
 
-    /// Loads `split` from a file written by `l2l-fetch`, pixels scaled to [0, 1].
+    /// Loads `split` from a file written by `l2l-fetch`.
     public static func load(_ split: Split, from path: String) throws -> MNISTSplit {
         try load(split, from: MNISTStore.read(path), path: path)
     }
@@ -52,7 +55,6 @@ public enum MNIST {
                 reason: "the \(split.rawValue) split needs examples \(rows.lowerBound)..<\(rows.upperBound), the file has \(images.count)"))
         }
         let pixels = MNISTSplit.pixelsPerImage
-        let scaled = images.pixels[rows.lowerBound * pixels..<rows.upperBound * pixels].map { Float($0) / 255 }
-        return MNISTSplit(split: split, count: rows.count, images: scaled, labels: Array(labels[rows]))
+        return MNISTSplit(split: split, count: rows.count, pixels: Array(images.pixels[rows.lowerBound * pixels..<rows.upperBound * pixels]), labels: Array(labels[rows]))
     }
 }

@@ -18,7 +18,7 @@ struct Experiment {
             let archive = try MNISTStore.read(mnistPath)
             for split in wanted {
                 let examples = try MNIST.load(split, from: archive, path: mnistPath)
-                splits[split] = ClassificationData(inputs: examples.images, labels: examples.labels, inputSize: MNISTSplit.pixelsPerImage, classes: 10)
+                splits[split] = ClassificationData(bytes: examples.pixels, divisor: 255, labels: examples.labels, inputSize: MNISTSplit.pixelsPerImage, classes: 10)
             }
         }
     }

@@ -148,11 +148,11 @@ enum Benchmarks {
     static func mnistTrain(_ path: String) throws -> ClassificationData {
         if FileManager.default.fileExists(atPath: path) {
             let split = try MNIST.load(.train, from: path)
-            return ClassificationData(inputs: split.images, labels: split.labels, inputSize: 784, classes: 10)
+            return ClassificationData(bytes: split.pixels, divisor: 255, labels: split.labels, inputSize: 784, classes: 10)
         }
         FileHandle.standardError.write(Data("note: \(path) is missing; using random data of MNIST's shape\n".utf8))
         var generator = Generator(seed: 1)
-        return ClassificationData(inputs: (0..<55_000 * 784).map { _ in Float(generator.uniform()) },
+        return ClassificationData(bytes: (0..<55_000 * 784).map { _ in UInt8(generator.index(below: 256)) }, divisor: 255,
                                   labels: (0..<55_000).map { _ in UInt8(generator.index(below: 10)) }, inputSize: 784, classes: 10)
     }
 

@@ -12,7 +12,7 @@ struct RealMNISTTests {
         let path = folder.path("mnist.h5")
         _ = try MNISTFetch(mirrors: [Mirror(parsing: sharedMNISTMirror ?? "")], output: path, toolVersion: "test").run()
         let split = try MNIST.load(.train, from: path)
-        let data = ClassificationData(inputs: split.images, labels: split.labels, inputSize: MNISTSplit.pixelsPerImage, classes: 10)
+        let data = ClassificationData(bytes: split.pixels, divisor: 255, labels: split.labels, inputSize: MNISTSplit.pixelsPerImage, classes: 10)
         var seedGenerator = Generator(seed: 0)
         var mlp = MLPProblem(data: data).makeInstance(using: &seedGenerator)
         #expect(mlp.parameterCount == 15_910)

@@ -3,8 +3,15 @@ import RealModule
 /// Labelled examples for a classifier optimizee: `count` rows of `inputSize` features.
 /// (The data layer fills it from MNIST; this module does no I/O.)
 public struct ClassificationData: Sendable {
-    /// `count × inputSize`, row-major (MNIST: pixels scaled to [0, 1]).
-    public let inputs: [Float]
+    /// The examples' inputs, `count × inputSize`, row-major.
+    enum Inputs: Sendable {
+        case values([Float])
+        /// Bytes, each input being byte / divisor (MNIST: intensity / 255), converted per
+        /// minibatch: four times less memory than floats, and the same values.
+        case bytes([UInt8], divisor: Float)
+    }
+
+    let inputs: Inputs
     /// Class indices in 0..<classes, one per row.
     public let labels: [UInt8]
     public let inputSize: Int
@@ -13,6 +20,16 @@ public struct ClassificationData: Sendable {
 
     public init(inputs: [Float], labels: [UInt8], inputSize: Int, classes: Int) {
         precondition(inputs.count == labels.count * inputSize, "inputs must hold count × inputSize values")
+        self.init(inputs: .values(inputs), labels: labels, inputSize: inputSize, classes: classes)
+    }
+
+    /// Inputs stored as bytes, each input being byte / `divisor` (MNIST: pixels, 255).
+    public init(bytes: [UInt8], divisor: Float, labels: [UInt8], inputSize: Int, classes: Int) {
+        precondition(bytes.count == labels.count * inputSize, "inputs must hold count × inputSize values")
+        self.init(inputs: .bytes(bytes, divisor: divisor), labels: labels, inputSize: inputSize, classes: classes)
+    }
+
+    private init(inputs: Inputs, labels: [UInt8], inputSize: Int, classes: Int) {
         precondition(labels.allSatisfy { Int($0) < classes }, "labels must lie in 0..<classes")
         self.inputs = inputs
         self.labels = labels
@@ -106,10 +123,20 @@ public final class MLP: Optimizee, @unchecked Sendable {
 
     /// activations[0] = the minibatch's inputs (rows × inputSize).
     private func gather(_ batch: [Int32]) {
-        let inputSize = data.inputSize
-        data.inputs.withUnsafeBufferPointer { inputs in
-            for (row, index) in batch.enumerated() {
-                (activations[0].pointer + row * inputSize).update(from: inputs.baseAddress! + Int(index) * inputSize, count: inputSize)
+        let inputSize = data.inputSize, target = activations[0].pointer
+        switch data.inputs {
+        case let .values(values):
+            values.withUnsafeBufferPointer { inputs in
+                for (row, index) in batch.enumerated() {
+                    (target + row * inputSize).update(from: inputs.baseAddress! + Int(index) * inputSize, count: inputSize)
+                }
+            }
+        case let .bytes(bytes, divisor):
+            bytes.withUnsafeBufferPointer { inputs in
+                for (row, index) in batch.enumerated() {
+                    let source = inputs.baseAddress! + Int(index) * inputSize, destination = target + row * inputSize
+                    for k in 0..<inputSize { destination[k] = Float(source[k]) / divisor }
+                }
             }
         }
     }
