@@ -1,6 +1,6 @@
 # l2l: Learning to learn by gradient descent by gradient descent, as an HDF5 pipeline.
 #
-#   make            every figure: data → train → eval → figures (hours on 2 cores; resumable)
+#   make            every figure: data → train → eval → figures (about 30 min on 2 cores; resumable)
 #   make test       the test suite
 #   make smoke      every stage on a tiny configuration, in a few minutes (runs/smoke/)
 #   make data       fetch, verify and store MNIST in data/mnist.h5 (MNIST_MIRROR=folder-or-URL)
