@@ -41,34 +41,6 @@ float l2l_sigmoid(float x) { return fast_sigmoid(x); }
 #define L2L_LANES 16
 
 L2L_CLONES
-void l2l_lstm_forward(int64_t hidden, int64_t columns, int64_t ld, float *restrict gates, const float *restrict bias,
-                      const float *restrict c_previous, float *restrict c_next, float *restrict h_next,
-                      float *restrict tanh_c) {
-    for (int64_t unit = 0; unit < hidden; unit++) {
-        float *restrict zi = gates + unit * ld, *restrict zj = gates + (hidden + unit) * ld;
-        float *restrict zf = gates + (2 * hidden + unit) * ld, *restrict zo = gates + (3 * hidden + unit) * ld;
-        const float bi = bias[unit], bj = bias[hidden + unit], bf = bias[2 * hidden + unit], bo = bias[3 * hidden + unit];
-        const float *restrict c = c_previous + unit * ld;
-        float *restrict c_out = c_next + unit * ld, *restrict h_out = h_next + unit * ld, *restrict t_out = tanh_c + unit * ld;
-        for (int64_t column = 0; column < columns; column++) {
-            const float i = fast_sigmoid(zi[column] + bi);
-            const float j = fast_tanh(zj[column] + bj);
-            const float f = fast_sigmoid((zf[column] + bf) + 1.0f);
-            const float o = fast_sigmoid(zo[column] + bo);
-            const float cell = f * c[column] + i * j;
-            const float t = fast_tanh(cell);
-            c_out[column] = cell;
-            t_out[column] = t;
-            h_out[column] = t * o;
-            zi[column] = i;
-            zj[column] = j;
-            zf[column] = f;
-            zo[column] = o;
-        }
-    }
-}
-
-L2L_CLONES
 void l2l_lstm_backward(int64_t hidden, int64_t columns, int64_t ld, const float *restrict gates,
                        const float *restrict c_previous, const float *restrict tanh_c, const float *restrict dh,
                        const float *restrict dh_recurrent, float *restrict dc, float *restrict d_gates) {
@@ -239,4 +211,65 @@ void l2l_lstm_weight_gradient(int64_t columns, int64_t k1, const float *a1, int6
             else weight_gradient_tile(1, columns, a_rows, b + gate * ldb, ldb, dw + row * ldw + gate, ldw);
         }
     }
+}
+
+// --- The forward cell with streaming stores ----------------------------------------------------
+// One LSTM layer's cell update, 16 coordinates per vector, reading the raw gates from a
+// small scratch block and writing the activated gates and tanh(c') — read again only by the
+// backward pass, long after — with non-temporal stores, which skip reading the tape's fresh
+// memory into the cache before overwriting it. c' and h', read again at once, are stored
+// normally. The outputs must be 64-byte aligned; `columns` a multiple of 16.
+static inline __attribute__((always_inline)) void vector_tanh(v16 *value) {
+    const float clamp = 7.90531110763549805f;
+    v16 x = __builtin_elementwise_min(__builtin_elementwise_max(*value, (v16){0} - clamp), (v16){0} + clamp);
+    const v16 x2 = x * x;
+    v16 p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    p = p * x2 + -8.60467152213735e-11f;
+    p = p * x2 + 5.12229709037114e-08f;
+    p = p * x2 + 1.48572235717979e-05f;
+    p = p * x2 + 6.37261928875436e-04f;
+    p = p * x2 + 4.89352455891786e-03f;
+    v16 q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    q = q * x2 + 2.26843463243900e-03f;
+    q = q * x2 + 4.89352518554385e-03f;
+    *value = (p * x) / q;
+}
+
+static inline __attribute__((always_inline)) void vector_sigmoid(v16 *value) {
+    v16 half = 0.5f * *value;
+    vector_tanh(&half);
+    *value = 0.5f + 0.5f * half;
+}
+
+L2L_CLONES
+void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *bias,
+                                const float *c_previous, int64_t ld, float *gates, float *c_next, float *h_next,
+                                float *tanh_c) {
+    for (int64_t unit = 0; unit < hidden; unit++) {
+        const float bi = bias[unit], bj = bias[hidden + unit], bf = bias[2 * hidden + unit], bo = bias[3 * hidden + unit];
+        for (int64_t column = 0; column < columns; column += 16) {
+            v16 i = *(const v16u *)(raw + unit * raw_ld + column) + bi;
+            v16 j = *(const v16u *)(raw + (hidden + unit) * raw_ld + column) + bj;
+            v16 f = (*(const v16u *)(raw + (2 * hidden + unit) * raw_ld + column) + bf) + 1.0f;
+            v16 o = *(const v16u *)(raw + (3 * hidden + unit) * raw_ld + column) + bo;
+            vector_sigmoid(&i);
+            vector_tanh(&j);
+            vector_sigmoid(&f);
+            vector_sigmoid(&o);
+            const int64_t at = unit * ld + column;
+            const v16 cell = f * *(const v16u *)(c_previous + at) + i * j;
+            v16 t = cell;
+            vector_tanh(&t);
+            *(v16u *)(c_next + at) = cell;
+            *(v16u *)(h_next + at) = t * o;
+            __builtin_nontemporal_store(t, (v16 *)(tanh_c + at));
+            __builtin_nontemporal_store(i, (v16 *)(gates + at));
+            __builtin_nontemporal_store(j, (v16 *)(gates + hidden * ld + at));
+            __builtin_nontemporal_store(f, (v16 *)(gates + 2 * hidden * ld + at));
+            __builtin_nontemporal_store(o, (v16 *)(gates + 3 * hidden * ld + at));
+        }
+    }
+#if defined(__x86_64__)
+    __builtin_ia32_sfence();  // the stores are visible to whichever thread runs the backward pass
+#endif
 }

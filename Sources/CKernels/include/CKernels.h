@@ -10,13 +10,7 @@
 // Every matrix is feature-major: row r (a gate, or a unit's h or c) holds that feature for
 // `columns` coordinates, rows `ld` floats apart; `columns` must be a multiple of 16.
 
-/// One LSTM layer's cell update. `gates` (4H rows) holds [x, h] · W on entry and the activated
-/// gates σ(i), tanh(j), σ(f + 1), σ(o) on exit; `bias` (4H) is added first. c' = σ(f + 1)·c +
-/// σ(i)·tanh(j) and h' = tanh(c')·σ(o) go to `c_next` and `h_next` (H rows), tanh(c') to `tanh_c`.
-void l2l_lstm_forward(int64_t hidden, int64_t columns, int64_t ld, float *gates, const float *bias,
-                      const float *c_previous, float *c_next, float *h_next, float *tanh_c);
-
-/// The matching backward pass: from ∂L/∂h' (`dh` + `dh_recurrent`) and ∂L/∂c' (`dc`, overwritten
+/// One LSTM layer's backward pass: from ∂L/∂h' (`dh` + `dh_recurrent`) and ∂L/∂c' (`dc`, overwritten
 /// with ∂L/∂c), ∂L/∂(pre-activation gates) into `d_gates` (4H rows).
 void l2l_lstm_backward(int64_t hidden, int64_t columns, int64_t ld, const float *gates, const float *c_previous,
                        const float *tanh_c, const float *dh, const float *dh_recurrent, float *dc, float *d_gates);
@@ -43,6 +37,15 @@ void l2l_lstm_product(int64_t m, int64_t columns, int64_t k1, const float *b1, i
 /// [a1; a2] being k1 + k2 rows ([x; h]) and b `width` rows (∂gates); `width` a multiple of 4.
 void l2l_lstm_weight_gradient(int64_t columns, int64_t k1, const float *a1, int64_t k2, const float *a2, int64_t lda,
                               int64_t width, const float *b, int64_t ldb, float *dw, int64_t ldw);
+
+/// One LSTM layer's cell update. `raw` (4H rows of `raw_ld`) holds [x, h] · W; `bias` (4H) is
+/// added, and the activated gates σ(i), tanh(j), σ(f + 1), σ(o) go to `gates` (4H rows of `ld`).
+/// c' = σ(f + 1)·c + σ(i)·tanh(j) and h' = tanh(c')·σ(o) go to `c_next` and `h_next`, tanh(c') to
+/// `tanh_c` (H rows of `ld`). `gates` and `tanh_c` are written with non-temporal stores, so their
+/// rows must be 64-byte aligned.
+void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *bias,
+                                const float *c_previous, int64_t ld, float *gates, float *c_next, float *h_next,
+                                float *tanh_c);
 
 /// tanh(x) to within 4e-7 (the rational approximation used by the kernels), for tests.
 float l2l_tanh(float x);

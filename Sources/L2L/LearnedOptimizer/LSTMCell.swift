@@ -16,24 +16,30 @@ enum LSTMCell {
     /// approximation (within 3e-7 of tanh), the same in training and evaluation.
     ///
     /// - Parameters:
+    ///   - scratch: 4H rows of `scratchLD` ≥ `columns` that receive the raw gates Wᵀ · [x; h]; kept
+    ///     small, so that they never leave the cache.
     ///   - below: the layer's input x (inputSize rows): the preprocessed gradient or the h' of
     ///     the layer below.
     ///   - hPrevious, cPrevious: the layer's state (H rows).
     ///   - gates: 4H rows; receives the activated gates σ(i), tanh(j), σ(f + 1), σ(o), which the
-    ///     backward pass reuses.
-    ///   - cNext, hNext, tanhC: H rows; tanhC receives tanh(c') for the backward pass.
+    ///     backward pass reuses (streamed to memory: 64-byte aligned rows).
+    ///   - cNext, hNext: H rows.
+    ///   - tanhC: H rows; receives tanh(c') for the backward pass (streamed, as `gates`).
     static func forward(
         phi: UnsafePointer<Float>, layer: LSTMArchitecture.Layer, columns: Int, ld: Int,
+        scratch: UnsafeMutablePointer<Float>, scratchLD: Int,
         below: UnsafePointer<Float>, hPrevious: UnsafePointer<Float>, cPrevious: UnsafePointer<Float>,
         gates: UnsafeMutablePointer<Float>, cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>,
         tanhC: UnsafeMutablePointer<Float>
     ) {
         let width = layer.gateCount, weights = phi + layer.weights
+        precondition(columns <= scratchLD, "the scratch block holds \(scratchLD) columns")
         // gates = Wᵀ · [x; h], W (fan_in × 4H) read transposed.
         l2l_lstm_product(
             Int64(width), Int64(columns), Int64(layer.inputSize), below, Int64(layer.hidden), hPrevious, Int64(ld),
-            weights, 1, Int64(width), gates, Int64(ld), 0)
-        l2l_lstm_forward(Int64(layer.hidden), Int64(columns), Int64(ld), gates, phi + layer.bias, cPrevious, cNext, hNext, tanhC)
+            weights, 1, Int64(width), scratch, Int64(scratchLD), 0)
+        l2l_lstm_forward_streaming(
+            Int64(layer.hidden), Int64(columns), scratch, Int64(scratchLD), phi + layer.bias, cPrevious, Int64(ld), gates, cNext, hNext, tanhC)
     }
 
     /// Backward for `columns` coordinates: accumulates ∂L/∂W and ∂L/∂b into `dPhi`.

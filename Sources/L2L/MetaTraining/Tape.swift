@@ -18,6 +18,8 @@ final class Tape: @unchecked Sendable {
     static let workerCount = 2
     /// Columns per chunk of the backward pass (a multiple of 16; see `backward`).
     static let backwardChunk = 1024
+    /// Columns per chunk of the forward pass: its raw gates (4H × 256 floats) stay in L2.
+    static let forwardChunk = 256
 
     let architecture: LSTMArchitecture
     let layers: [LSTMArchitecture.Layer]
@@ -43,6 +45,8 @@ final class Tape: @unchecked Sendable {
     /// The columns of each block, and each block's ∂L/∂φ.
     let blocks: [Range<Int>]
     let partialGradients: [Buffer]
+    /// Each block's scratch for the raw gates of a chunk of the forward pass.
+    let rawGates: [Buffer]
 
     init(architecture: LSTMArchitecture, coordinates: Int, steps: Int) {
         let layers = architecture.layers
@@ -74,6 +78,7 @@ final class Tape: @unchecked Sendable {
         let lanes = LSTMState.lanes, workers = min(Self.workerCount, columns / lanes)
         blocks = (0..<workers).map { w in (w * columns / lanes / workers * lanes)..<((w + 1) * columns / lanes / workers * lanes) }
         partialGradients = blocks.map { _ in Buffer(count: architecture.parameterCount) }
+        rawGates = blocks.map { _ in Buffer(count: (layers.map(\.gateCount).max() ?? 0) * Self.forwardChunk) }
     }
 
     /// Runs `body` for every block of columns concurrently, denormals flushed on each worker.
@@ -109,7 +114,7 @@ final class Tape: @unchecked Sendable {
         failures.withUnsafeMutableBufferPointer { failures in
             forEachBlock { index, block in
                 do throws(NonFiniteGradientError) {
-                    try forward(step: t, phi: phi, block: block)
+                    try forward(step: t, phi: phi, block: block, scratch: rawGates[index].pointer)
                 } catch {
                     failures[index] = error
                 }
@@ -118,7 +123,7 @@ final class Tape: @unchecked Sendable {
         if let failure = failures.compactMap({ $0 }).first { throw failure }
     }
 
-    private func forward(step t: Int, phi: UnsafePointer<Float>, block: Range<Int>) throws(NonFiniteGradientError) {
+    private func forward(step t: Int, phi: UnsafePointer<Float>, block: Range<Int>, scratch: UnsafeMutablePointer<Float>) throws(NonFiniteGradientError) {
         let first = block.lowerBound, n = block.count, ld = columns
         let real = max(min(block.upperBound, coordinates) - first, 0)
         do {
@@ -126,12 +131,17 @@ final class Tape: @unchecked Sendable {
         } catch {
             throw NonFiniteGradientError(coordinate: error.coordinate + first, value: error.value)
         }
-        for (l, layer) in layers.enumerated() {
-            LSTMCell.forward(
-                phi: phi, layer: layer, columns: n, ld: ld,
-                below: below(step: t, layer: l) + first, hPrevious: hPrevious(step: t, layer: l) + first, cPrevious: cPrevious(step: t, layer: l) + first,
-                gates: gates[t][l].pointer + first, cNext: cells[t][l].pointer + first, hNext: hiddens[t][l].pointer + first,
-                tanhC: tanhCells[t][l].pointer + first)
+        // A chunk at a time through every layer: the raw gates go to a small scratch block that
+        // stays in cache, and the kernel streams the activated gates to the tape.
+        for start in stride(from: first, to: first + n, by: Self.forwardChunk) {
+            let width = min(Self.forwardChunk, first + n - start)
+            for (l, layer) in layers.enumerated() {
+                LSTMCell.forward(
+                    phi: phi, layer: layer, columns: width, ld: ld, scratch: scratch, scratchLD: Self.forwardChunk,
+                    below: below(step: t, layer: l) + start, hPrevious: hPrevious(step: t, layer: l) + start,
+                    cPrevious: cPrevious(step: t, layer: l) + start, gates: gates[t][l].pointer + start,
+                    cNext: cells[t][l].pointer + start, hNext: hiddens[t][l].pointer + start, tanhC: tanhCells[t][l].pointer + start)
+            }
         }
         let top = layers.count - 1
         l2l_output_forward(
