@@ -7,7 +7,9 @@ import Dispatch
 /// Feature-major (see `LSTMCell`): every matrix has one row per feature and `columns` columns,
 /// the coordinates padded to a multiple of 16 (the padding's gradient is zero, so it adds exactly
 /// nothing to ∂L/∂φ). Per step t: the preprocessed gradient (inputSize rows) and ∇f(θ_t); per
-/// step and layer: the activated gates (4H rows), c', h' and tanh(c') (H rows each).
+/// step and layer: the activated gates (4H rows), c', h' and tanh(c') (H rows each). The forward
+/// pass streams the gates and tanh(c') to memory (non-temporal stores: they are read again only by
+/// the backward pass); the backward pass reads them back chunk by chunk.
 ///
 /// The coordinates never interact except through φ, so the columns are split into `workerCount`
 /// fixed blocks run concurrently, each through the whole forward and backward pass; each block
