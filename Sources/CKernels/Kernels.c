@@ -6,32 +6,48 @@
 #define L2L_CLONES
 #endif
 
+// Sixteen floats: one AVX-512 register, two AVX2 ones, four SSE ones, depending on the clone.
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+
 // tanh as a rational function of odd degree 13 over even degree 6, the form Eigen uses for
 // float: accurate to a few ulp on [-9, 9], where it is clamped (tanh(±9) = ±1 in float).
-// Branch-free, so the loops below vectorise.
-static inline float fast_tanh(float x) {
+// Branch-free. The kernels and l2l_tanh share this one definition.
+static inline __attribute__((always_inline)) void vector_tanh(v16 *value) {
     const float clamp = 7.90531110763549805f;
-    x = x < -clamp ? -clamp : (x > clamp ? clamp : x);
-    const float x2 = x * x;
-    float p = -2.76076847742355e-16f;
-    p = p * x2 + 2.00018790482477e-13f;
+    v16 x = __builtin_elementwise_min(__builtin_elementwise_max(*value, (v16){0} - clamp), (v16){0} + clamp);
+    const v16 x2 = x * x;
+    v16 p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
     p = p * x2 + -8.60467152213735e-11f;
     p = p * x2 + 5.12229709037114e-08f;
     p = p * x2 + 1.48572235717979e-05f;
     p = p * x2 + 6.37261928875436e-04f;
     p = p * x2 + 4.89352455891786e-03f;
-    p = p * x;
-    float q = 1.19825839466702e-06f;
-    q = q * x2 + 1.18534705686654e-04f;
+    v16 q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
     q = q * x2 + 2.26843463243900e-03f;
     q = q * x2 + 4.89352518554385e-03f;
-    return p / q;
+    *value = (p * x) / q;
 }
 
-static inline float fast_sigmoid(float x) { return 0.5f + 0.5f * fast_tanh(0.5f * x); }
+static inline __attribute__((always_inline)) void vector_sigmoid(v16 *value) {
+    v16 half = 0.5f * *value;
+    vector_tanh(&half);
+    *value = 0.5f + 0.5f * half;
+}
 
-float l2l_tanh(float x) { return fast_tanh(x); }
-float l2l_sigmoid(float x) { return fast_sigmoid(x); }
+// Compiled for baseline x86-64 (no FMA): the kernels' clones fuse the multiply-adds and round
+// differently in the last bit (their tanh saturates at 0.99999976, not 1).
+float l2l_tanh(float x) {
+    v16 value = (v16){0} + x;
+    vector_tanh(&value);
+    return value[0];
+}
+
+float l2l_sigmoid(float x) {
+    v16 value = (v16){0} + x;
+    vector_sigmoid(&value);
+    return value[0];
+}
 
 // The LSTM's buffers are feature-major: row r of a matrix holds feature r (a gate, a unit's h or
 // c) of every coordinate, rows `ld` floats apart, so that every loop below runs over coordinates,
@@ -39,6 +55,13 @@ float l2l_sigmoid(float x) { return fast_sigmoid(x); }
 // keep L2L_LANES partial sums summed in a fixed order, so the result does not depend on which
 // clone (AVX-512, AVX2, baseline) runs.
 #define L2L_LANES 16
+
+// The sum of L2L_LANES partial sums, in a fixed order.
+static inline float lane_sum(const float *lanes) {
+    float sum = 0;
+    for (int64_t lane = 0; lane < L2L_LANES; lane++) sum += lanes[lane];
+    return sum;
+}
 
 L2L_CLONES
 void l2l_lstm_backward(int64_t hidden, int64_t columns, int64_t ld, const float *restrict gates,
@@ -82,9 +105,7 @@ static inline float dot(int64_t columns, const float *restrict a, const float *r
     float lanes[L2L_LANES] = {0};
     for (int64_t column = 0; column < columns; column += L2L_LANES)
         for (int64_t lane = 0; lane < L2L_LANES; lane++) lanes[lane] += a[column + lane] * b[column + lane];
-    float sum = 0;
-    for (int64_t lane = 0; lane < L2L_LANES; lane++) sum += lanes[lane];
-    return sum;
+    return lane_sum(lanes);
 }
 
 L2L_CLONES
@@ -113,9 +134,7 @@ void l2l_add_row_sums(int64_t rows, int64_t columns, int64_t ld, const float *re
         const float *restrict values = matrix + row * ld;
         for (int64_t column = 0; column < columns; column += L2L_LANES)
             for (int64_t lane = 0; lane < L2L_LANES; lane++) lanes[lane] += values[column + lane];
-        float sum = 0;
-        for (int64_t lane = 0; lane < L2L_LANES; lane++) sum += lanes[lane];
-        sums[row] += sum;
+        sums[row] += lane_sum(lanes);
     }
 }
 
@@ -123,15 +142,12 @@ void l2l_add_row_sums(int64_t rows, int64_t columns, int64_t ld, const float *re
 // C (m × columns, feature-major) = A (m × k, small: a slice of φ read with any strides) · B, B's k
 // rows being k1 rows of `b1` followed by k2 rows of `b2` (so [x; h] need not be copied). Columns
 // run 16 to a vector; a tile of R rows × NV vectors keeps its R·NV accumulators in registers.
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4)));
-
 static inline __attribute__((always_inline)) void product_tile(
     const int R, const int NV, int64_t k1, const float *b1, int64_t k2, const float *b2, int64_t ldb,
-    const float *a, int64_t a_row, int64_t a_column, float *c, int64_t ldc, int accumulate) {
+    const float *a, int64_t a_row, int64_t a_column, float *c, int64_t ldc) {
     v16 sum[4][4];
     for (int r = 0; r < R; r++)
-        for (int v = 0; v < NV; v++) sum[r][v] = accumulate ? *(const v16u *)(c + r * ldc + 16 * v) : (v16){0};
+        for (int v = 0; v < NV; v++) sum[r][v] = (v16){0};
     for (int64_t kk = 0; kk < k1 + k2; kk++) {
         const float *row = kk < k1 ? b1 + kk * ldb : b2 + (kk - k1) * ldb;
         v16 b[4];
@@ -147,7 +163,7 @@ static inline __attribute__((always_inline)) void product_tile(
 
 L2L_CLONES
 void l2l_lstm_product(int64_t m, int64_t columns, int64_t k1, const float *b1, int64_t k2, const float *b2, int64_t ldb,
-                      const float *a, int64_t a_row, int64_t a_column, float *c, int64_t ldc, int accumulate) {
+                      const float *a, int64_t a_row, int64_t a_column, float *c, int64_t ldc) {
     int64_t column = 0;
     for (; column + 64 <= columns; column += 64) {
         // The rows of B are many streams at once, more than the hardware prefetcher follows:
@@ -159,16 +175,16 @@ void l2l_lstm_product(int64_t m, int64_t columns, int64_t k1, const float *b1, i
             }
         int64_t row = 0;
         for (; row + 4 <= m; row += 4)
-            product_tile(4, 4, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc, accumulate);
+            product_tile(4, 4, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc);
         for (; row < m; row++)
-            product_tile(1, 4, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc, accumulate);
+            product_tile(1, 4, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc);
     }
     for (; column < columns; column += 16) {
         int64_t row = 0;
         for (; row + 4 <= m; row += 4)
-            product_tile(4, 1, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc, accumulate);
+            product_tile(4, 1, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc);
         for (; row < m; row++)
-            product_tile(1, 1, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc, accumulate);
+            product_tile(1, 1, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc);
     }
 }
 
@@ -189,11 +205,7 @@ static inline __attribute__((always_inline)) void weight_gradient_tile(
             for (int g = 0; g < 4; g++) sum[r][g] += x[r] * y[g];
     }
     for (int r = 0; r < R; r++)
-        for (int g = 0; g < 4; g++) {
-            float total = 0;
-            for (int lane = 0; lane < 16; lane++) total += sum[r][g][lane];
-            dw[r * ldw + g] += total;
-        }
+        for (int g = 0; g < 4; g++) dw[r * ldw + g] += lane_sum((const float *)&sum[r][g]);
 }
 
 L2L_CLONES
@@ -219,28 +231,6 @@ void l2l_lstm_weight_gradient(int64_t columns, int64_t k1, const float *a1, int6
 // backward pass, long after — with non-temporal stores, which skip reading the tape's fresh
 // memory into the cache before overwriting it. c' and h', read again at once, are stored
 // normally. The outputs must be 64-byte aligned; `columns` a multiple of 16.
-static inline __attribute__((always_inline)) void vector_tanh(v16 *value) {
-    const float clamp = 7.90531110763549805f;
-    v16 x = __builtin_elementwise_min(__builtin_elementwise_max(*value, (v16){0} - clamp), (v16){0} + clamp);
-    const v16 x2 = x * x;
-    v16 p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
-    p = p * x2 + -8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
-    v16 q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
-    *value = (p * x) / q;
-}
-
-static inline __attribute__((always_inline)) void vector_sigmoid(v16 *value) {
-    v16 half = 0.5f * *value;
-    vector_tanh(&half);
-    *value = 0.5f + 0.5f * half;
-}
-
 L2L_CLONES
 void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *bias,
                                 const float *c_previous, int64_t ld, float *gates, float *c_next, float *h_next,

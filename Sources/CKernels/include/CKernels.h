@@ -27,11 +27,11 @@ void l2l_output_backward(int64_t hidden, int64_t columns, int64_t ld, const floa
 /// Adds the sum of each of `rows` rows to `sums`.
 void l2l_add_row_sums(int64_t rows, int64_t columns, int64_t ld, const float *matrix, float *sums);
 
-/// C (m × columns) = A · B (+ C when `accumulate`), A m × (k1 + k2) with element (r, k) at
+/// C (m × columns) = A · B, A m × (k1 + k2) with element (r, k) at
 /// a[r · a_row + k · a_column], B's rows k1 rows of `b1` then k2 rows of `b2` (row stride `ldb`).
 /// The LSTM's products: gates = Wᵀ [x; h] and ∂[x; h] = W · ∂gates, W being a slice of φ.
 void l2l_lstm_product(int64_t m, int64_t columns, int64_t k1, const float *b1, int64_t k2, const float *b2, int64_t ldb,
-                      const float *a, int64_t a_row, int64_t a_column, float *c, int64_t ldc, int accumulate);
+                      const float *a, int64_t a_row, int64_t a_column, float *c, int64_t ldc);
 
 /// ∂W of one layer: dw (rows × width, row stride ldw) += [a1; a2] · bᵀ over `columns` coordinates,
 /// [a1; a2] being k1 + k2 rows ([x; h]) and b `width` rows (∂gates); `width` a multiple of 4.
@@ -47,7 +47,7 @@ void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *ra
                                 const float *c_previous, int64_t ld, float *gates, float *c_next, float *h_next,
                                 float *tanh_c);
 
-/// tanh(x) to within 4e-7 (the rational approximation used by the kernels), for tests.
+/// tanh(x) to within 4e-7: the kernels' rational approximation (without FMA), for tests.
 float l2l_tanh(float x);
 /// σ(x) = (1 + tanh(x/2)) / 2 with the same tanh, for tests.
 float l2l_sigmoid(float x);

@@ -37,7 +37,7 @@ enum LSTMCell {
         // gates = Wᵀ · [x; h], W (fan_in × 4H) read transposed.
         l2l_lstm_product(
             Int64(width), Int64(columns), Int64(layer.inputSize), below, Int64(layer.hidden), hPrevious, Int64(ld),
-            weights, 1, Int64(width), scratch, Int64(scratchLD), 0)
+            weights, 1, Int64(width), scratch, Int64(scratchLD))
         l2l_lstm_forward_streaming(
             Int64(layer.hidden), Int64(columns), scratch, Int64(scratchLD), phi + layer.bias, cPrevious, Int64(ld), gates, cNext, hNext, tanhC)
     }
@@ -65,9 +65,9 @@ enum LSTMCell {
             Int64(columns), Int64(layer.inputSize), below, Int64(layer.hidden), hPrevious, Int64(ld), Int64(width), dGates, Int64(ld),
             dWeights, Int64(width))
         l2l_add_row_sums(Int64(width), Int64(columns), Int64(ld), dGates, dPhi + layer.bias)
-        l2l_lstm_product(Int64(layer.hidden), Int64(columns), Int64(width), dGates, 0, dGates, Int64(ld), hWeights, Int64(width), 1, dhRecurrent, Int64(ld), 0)
+        l2l_lstm_product(Int64(layer.hidden), Int64(columns), Int64(width), dGates, 0, dGates, Int64(ld), hWeights, Int64(width), 1, dhRecurrent, Int64(ld))
         if let dBelow {
-            l2l_lstm_product(Int64(layer.inputSize), Int64(columns), Int64(width), dGates, 0, dGates, Int64(ld), weights, Int64(width), 1, dBelow, Int64(ld), 0)
+            l2l_lstm_product(Int64(layer.inputSize), Int64(columns), Int64(width), dGates, 0, dGates, Int64(ld), weights, Int64(width), 1, dBelow, Int64(ld))
         }
     }
 }
