@@ -47,6 +47,9 @@ public struct Trajectory<Instance: Optimizee> {
     public var theta: [Float]
     public var state: LSTMState
     public var step: Int
+    /// The problem generator before `instance` and θ₀ were drawn (what a snapshot saves); nil
+    /// for a trajectory made elsewhere.
+    public var origin: Generator? = nil
 }
 
 /// A trajectory in progress, as a checkpoint saves it: the optimizee instance is not stored but
@@ -110,12 +113,7 @@ public final class MetaTrainer<P: Problem> {
     /// Draws minibatches.
     public var batchGenerator: Generator
     /// The trajectory in progress, or nil between trajectories.
-    public var trajectory: Trajectory<P.Instance>? {
-        didSet { trajectoryOrigin = nil }
-    }
-    /// The problem generator's state before the trajectory in progress was drawn (nil when the
-    /// trajectory was set from outside).
-    private var trajectoryOrigin: Generator?
+    public var trajectory: Trajectory<P.Instance>?
 
     private var tape: Tape?
     private var gradient: [Float] = []
@@ -149,7 +147,6 @@ public final class MetaTrainer<P: Problem> {
     }
 
     private func unrollAndUpdate() throws(MetaTrainingError) -> UnrollRecord {
-        let origin = trajectory == nil ? problemGenerator : trajectoryOrigin
         var current = trajectory ?? startTrajectory()
         let start = current.step
         let length = min(configuration.unrollLength, configuration.steps - start)
@@ -179,7 +176,6 @@ public final class MetaTrainer<P: Problem> {
         current.step += length
         let ends = current.step >= configuration.steps
         trajectory = ends ? nil : current
-        trajectoryOrigin = ends ? nil : origin
         return UnrollRecord(startStep: start, losses: Array(losses.prefix(length)), finalLoss: losses[length], metaLoss: metaLoss, endsTrajectory: ends)
     }
 
@@ -195,8 +191,8 @@ public final class MetaTrainer<P: Problem> {
     /// The trajectory in progress as a checkpoint saves it, or nil between trajectories (and
     /// for a trajectory set from outside through `trajectory`, whose origin is unknown).
     public func snapshot() -> TrajectorySnapshot? {
-        guard let trajectory, let trajectoryOrigin else { return nil }
-        return TrajectorySnapshot(origin: trajectoryOrigin.state, step: trajectory.step, theta: trajectory.theta, lstmState: trajectory.state.flattened)
+        guard let trajectory, let origin = trajectory.origin else { return nil }
+        return TrajectorySnapshot(origin: origin.state, step: trajectory.step, theta: trajectory.theta, lstmState: trajectory.state.flattened)
     }
 
     /// Continues the trajectory `snapshot` saved: its instance is drawn again from its origin. The
@@ -215,16 +211,17 @@ public final class MetaTrainer<P: Problem> {
         guard state.load(flattened: snapshot.lstmState) else {
             throw SnapshotMismatch(reason: "the LSTM state has \(snapshot.lstmState.count) values, expected \(state.flattened.count)")
         }
-        trajectory = Trajectory(instance: instance, theta: snapshot.theta, state: state, step: snapshot.step)
-        trajectoryOrigin = start
+        trajectory = Trajectory(instance: instance, theta: snapshot.theta, state: state, step: snapshot.step, origin: start)
     }
 
     // MARK: Implementation
 
     private func startTrajectory() -> Trajectory<P.Instance> {
+        let origin = problemGenerator
         let instance = problem.makeInstance(using: &problemGenerator)
         let theta = instance.initialTheta(using: &problemGenerator)
-        return Trajectory(instance: instance, theta: theta, state: LSTMState(architecture: phi.architecture, coordinates: theta.count), step: 0)
+        return Trajectory(
+            instance: instance, theta: theta, state: LSTMState(architecture: phi.architecture, coordinates: theta.count), step: 0, origin: origin)
     }
 
     private func tape(coordinates: Int) -> Tape {
