@@ -20,7 +20,7 @@ public struct EvaluationRun {
         self.mnistPath = mnistPath
     }
 
-    public var trainPath: String { URL(fileURLWithPath: runFolder).appendingPathComponent("train.h5").path }
+    public var trainPath: String { TrainFile.path(inRun: runFolder) }
     public var path: String { URL(fileURLWithPath: runFolder).appendingPathComponent("eval.h5").path }
 
     /// One optimizer's results on one problem.

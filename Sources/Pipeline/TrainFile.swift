@@ -1,9 +1,15 @@
+import Foundation
 import HDF5
 import L2L
 
 /// The layout of `runs/<experiment>/train.h5` (see docs/hdf5-layout.md).
 enum TrainFile {
     static let formatName = "l2l-train"
+
+    /// `train.h5` in a run folder.
+    static func path(inRun folder: String) -> String {
+        URL(fileURLWithPath: folder).appendingPathComponent("train.h5").path
+    }
     static let formatVersion: Int32 = 2
 
     static let trajectoryLoss = "trajectory/loss"

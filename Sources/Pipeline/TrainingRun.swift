@@ -55,7 +55,7 @@ public struct TrainingRun {
         self.mode = mode
     }
 
-    public var path: String { URL(fileURLWithPath: outputFolder).appendingPathComponent("train.h5").path }
+    public var path: String { TrainFile.path(inRun: outputFolder) }
 
     public func run() throws -> Outcome {
         let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [.train, .validation])
@@ -108,12 +108,16 @@ public struct TrainingRun {
             }
             partial.losses += record.losses
             partial.metaLosses.append(record.metaLoss)
-            checkpoint.phi = trainer.phi.values
-            checkpoint.adam = trainer.metaState
-            checkpoint.generators = [trainer.problemGenerator.state, trainer.batchGenerator.state, validationGenerator.state]
+            // What a checkpoint takes from the trainer, just before each write.
+            func capture() {
+                checkpoint.phi = trainer.phi.values
+                checkpoint.adam = trainer.metaState
+                checkpoint.generators = [trainer.problemGenerator.state, trainer.batchGenerator.state, validationGenerator.state]
+            }
 
             guard record.endsTrajectory else {
                 if StopSignals.received != 0, let snapshot = trainer.snapshot() {
+                    capture()
                     checkpoint.partial = PartialTrajectory(snapshot: snapshot, losses: partial.losses, metaLosses: partial.metaLosses)
                     try checkpoint.write(to: file)
                     note("stopped at step \(snapshot.step) of trajectory \(checkpoint.epochsDone + 1) (\(checkpoint.epochsDone) of \(epochs) done); the checkpoint is written. Continue with: l2l-train \(configuration.path) --resume")
@@ -136,13 +140,12 @@ public struct TrainingRun {
                 let loss = Self.validate(trainer.phi, on: validation, count: configuration.validationSize, steps: configuration.steps, generator: &validationGenerator)
                 try file.openDataset(TrainFile.validationEpoch).append(rows: [Int64(epoch)])
                 try file.openDataset(TrainFile.validationLoss).append(rows: [loss])
-                if loss.isFinite, loss < checkpoint.bestLoss, trainer.phi.isFinite {
+                if loss.isFinite, loss < checkpoint.bestLoss {
                     checkpoint.bestLoss = loss
                     checkpoint.bestEpoch = epoch
                     checkpoint.bestPhi = trainer.phi.values
                     try writeBest(trainer.phi, epoch: epoch, loss: loss, file: file)
                 }
-                checkpoint.generators[2] = validationGenerator.state
             }
             if epoch % configuration.historyPeriod == 0 {
                 try file.openDataset(TrainFile.historyEpoch).append(rows: [Int64(epoch)])
@@ -151,6 +154,7 @@ public struct TrainingRun {
             try TrainFile.writePhi(trainer.phi, to: TrainFile.latest, in: file)
             try file.openGroup(TrainFile.latest).setAttribute("epoch", Int64(epoch))
             try file.openGroup("trajectory").setAttribute("skipped_unrolls", Int64(checkpoint.skippedUnrolls))
+            capture()
             try checkpoint.write(to: file)
 
             let meanFinal = recentFinalLosses.reduce(0, +) / Float(max(recentFinalLosses.count, 1))
