@@ -13,26 +13,36 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));
 // tanh as a rational function of odd degree 13 over even degree 6, the form Eigen uses for
 // float: accurate to a few ulp on [-9, 9], where it is clamped (tanh(±9) = ±1 in float).
 // Branch-free. The kernels and l2l_tanh share this one definition.
-static inline __attribute__((always_inline)) void vector_tanh(v16 *value) {
-    const float clamp = 7.90531110763549805f;
-    v16 x = __builtin_elementwise_min(__builtin_elementwise_max(*value, (v16){0} - clamp), (v16){0} + clamp);
+//
+// `scale` is 1 for tanh(x). σ(x) = (1 + tanh(x/2))/2 passes 4 instead and x itself, not x/2:
+// with y = x/2, every Horner partial sum of P(y²) = P'(x²) is that of P'(x²) times a power of
+// two when P' has its k-th coefficient divided by 4ᵏ (the same for Q), and scaling by a power of
+// two commutes with rounding, so y·P(y²)/Q(y²) comes out bit for bit as (x·P'(x²)/Q'(x²))/2
+// without the multiplication by 1/2.
+#define L2L_TANH_CLAMP 7.90531110763549805f
+static inline __attribute__((always_inline)) v16 rational_tanh(v16 x, const float clamp, const float scale) {
+    const float s1 = 1 / scale, s2 = s1 / scale, s3 = s2 / scale, s4 = s3 / scale, s5 = s4 / scale, s6 = s5 / scale;
+    x = __builtin_elementwise_min(__builtin_elementwise_max(x, (v16){0} - clamp), (v16){0} + clamp);
     const v16 x2 = x * x;
-    v16 p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
-    p = p * x2 + -8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
+    v16 p = x2 * (-2.76076847742355e-16f * s6) + 2.00018790482477e-13f * s5;
+    p = p * x2 + -8.60467152213735e-11f * s4;
+    p = p * x2 + 5.12229709037114e-08f * s3;
+    p = p * x2 + 1.48572235717979e-05f * s2;
+    p = p * x2 + 6.37261928875436e-04f * s1;
     p = p * x2 + 4.89352455891786e-03f;
-    v16 q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
+    v16 q = x2 * (1.19825839466702e-06f * s3) + 1.18534705686654e-04f * s2;
+    q = q * x2 + 2.26843463243900e-03f * s1;
     q = q * x2 + 4.89352518554385e-03f;
-    *value = (p * x) / q;
+    return (p * x) / q;
 }
 
+static inline __attribute__((always_inline)) void vector_tanh(v16 *value) {
+    *value = rational_tanh(*value, L2L_TANH_CLAMP, 1);
+}
+
+// σ(x) = 1/2 + tanh(x/2)/2 = 1/2 + (x·P'(x²)/Q'(x²))/4 (see rational_tanh).
 static inline __attribute__((always_inline)) void vector_sigmoid(v16 *value) {
-    v16 half = 0.5f * *value;
-    vector_tanh(&half);
-    *value = 0.5f + 0.5f * half;
+    *value = 0.5f + 0.25f * rational_tanh(*value, 2 * L2L_TANH_CLAMP, 4);
 }
 
 // Compiled for baseline x86-64 (no FMA): the kernels' clones fuse the multiply-adds and round
@@ -47,6 +57,11 @@ float l2l_sigmoid(float x) {
     v16 value = (v16){0} + x;
     vector_sigmoid(&value);
     return value[0];
+}
+
+L2L_CLONES
+void l2l_bytes_to_floats(int64_t count, const uint8_t *restrict bytes, float divisor, float *restrict floats) {
+    for (int64_t k = 0; k < count; k++) floats[k] = (float)bytes[k] / divisor;
 }
 
 // The LSTM's buffers are feature-major: row r of a matrix holds feature r (a gate, a unit's h or
@@ -225,16 +240,15 @@ void l2l_lstm_weight_gradient(int64_t columns, int64_t k1, const float *a1, int6
     }
 }
 
-// --- The forward cell with streaming stores ----------------------------------------------------
-// One LSTM layer's cell update, 16 coordinates per vector, reading the raw gates from a
-// small scratch block and writing the activated gates and tanh(c') — read again only by the
-// backward pass, long after — with non-temporal stores, which skip reading the tape's fresh
-// memory into the cache before overwriting it. c' and h', read again at once, are stored
-// normally. The outputs must be 64-byte aligned; `columns` a multiple of 16.
-L2L_CLONES
-void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *bias,
-                                const float *c_previous, int64_t ld, float *gates, float *c_next, float *h_next,
-                                float *tanh_c) {
+// --- The forward cell -------------------------------------------------------------------------
+// One LSTM layer's cell update, 16 coordinates per vector, reading the raw gates from a small
+// scratch block. When it records the tape, the activated gates and tanh(c') (read again only by
+// the backward pass, long after) go out with non-temporal stores, which skip reading the tape's
+// fresh memory into the cache before overwriting it; c' and h', read again at once, are stored
+// normally.
+static inline __attribute__((always_inline)) void forward_cell(
+    const int record, int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *bias,
+    const float *c_previous, int64_t ld, float *gates, float *c_next, float *h_next, float *tanh_c) {
     for (int64_t unit = 0; unit < hidden; unit++) {
         const float bi = bias[unit], bj = bias[hidden + unit], bf = bias[2 * hidden + unit], bo = bias[3 * hidden + unit];
         for (int64_t column = 0; column < columns; column += 16) {
@@ -252,14 +266,29 @@ void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *ra
             vector_tanh(&t);
             *(v16u *)(c_next + at) = cell;
             *(v16u *)(h_next + at) = t * o;
-            __builtin_nontemporal_store(t, (v16 *)(tanh_c + at));
-            __builtin_nontemporal_store(i, (v16 *)(gates + at));
-            __builtin_nontemporal_store(j, (v16 *)(gates + hidden * ld + at));
-            __builtin_nontemporal_store(f, (v16 *)(gates + 2 * hidden * ld + at));
-            __builtin_nontemporal_store(o, (v16 *)(gates + 3 * hidden * ld + at));
+            if (record) {
+                __builtin_nontemporal_store(t, (v16 *)(tanh_c + at));
+                __builtin_nontemporal_store(i, (v16 *)(gates + at));
+                __builtin_nontemporal_store(j, (v16 *)(gates + hidden * ld + at));
+                __builtin_nontemporal_store(f, (v16 *)(gates + 2 * hidden * ld + at));
+                __builtin_nontemporal_store(o, (v16 *)(gates + 3 * hidden * ld + at));
+            }
         }
     }
+}
+
+L2L_CLONES
+void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *bias,
+                                const float *c_previous, int64_t ld, float *gates, float *c_next, float *h_next,
+                                float *tanh_c) {
+    forward_cell(1, hidden, columns, raw, raw_ld, bias, c_previous, ld, gates, c_next, h_next, tanh_c);
 #if defined(__x86_64__)
     __builtin_ia32_sfence();  // the stores are visible to whichever thread runs the backward pass
 #endif
+}
+
+L2L_CLONES
+void l2l_lstm_forward(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *bias,
+                      const float *c_previous, int64_t ld, float *c_next, float *h_next) {
+    forward_cell(0, hidden, columns, raw, raw_ld, bias, c_previous, ld, 0, c_next, h_next, 0);
 }

@@ -20,4 +20,13 @@ struct KernelTests {
         #expect(l2l_tanh(0) == 0 && l2l_tanh(100) == 1 && l2l_tanh(-.infinity) == -1)
         #expect(l2l_sigmoid(0) == 0.5)
     }
+
+    @Test("σ(x) is (1 + tanh(x/2))/2 bit for bit, though it never computes x/2")
+    func sigmoidIsHalvedTanh() {
+        var x: Float = -40
+        while x <= 40 {
+            #expect(l2l_sigmoid(x) == 0.5 + 0.5 * l2l_tanh(0.5 * x), "at \(x)")
+            x += 0.000_917
+        }
+    }
 }

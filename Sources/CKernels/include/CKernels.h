@@ -47,9 +47,21 @@ void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *ra
                                 const float *c_previous, int64_t ld, float *gates, float *c_next, float *h_next,
                                 float *tanh_c);
 
+/// The same cell update without recording the tape (evaluation): c' and h' only.
+void l2l_lstm_forward(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *bias,
+                      const float *c_previous, int64_t ld, float *c_next, float *h_next);
+
+/// floats[k] = bytes[k] / divisor (a minibatch of MNIST pixels as the MLP's inputs).
+void l2l_bytes_to_floats(int64_t count, const uint8_t *bytes, float divisor, float *floats);
+
 /// tanh(x) to within 4e-7: the kernels' rational approximation (without FMA), for tests.
 float l2l_tanh(float x);
 /// σ(x) = (1 + tanh(x/2)) / 2 with the same tanh, for tests.
 float l2l_sigmoid(float x);
+
+/// CPUs this process may run on (its affinity mask, as `taskset` sets it).
+int l2l_available_cpus(void);
+/// A hint that the caller is spinning (`pause` on x86).
+void l2l_cpu_relax(void);
 
 #endif

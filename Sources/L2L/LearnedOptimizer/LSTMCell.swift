@@ -22,15 +22,17 @@ enum LSTMCell {
     ///     the layer below.
     ///   - hPrevious, cPrevious: the layer's state (H rows).
     ///   - gates: 4H rows; receives the activated gates σ(i), tanh(j), σ(f + 1), σ(o), which the
-    ///     backward pass reuses (streamed to memory: 64-byte aligned rows).
+    ///     backward pass reuses (streamed to memory: 64-byte aligned rows). Nil in evaluation,
+    ///     which records no tape.
     ///   - cNext, hNext: H rows.
-    ///   - tanhC: H rows; receives tanh(c') for the backward pass (streamed, as `gates`).
+    ///   - tanhC: H rows; receives tanh(c') for the backward pass (streamed, as `gates`); nil
+    ///     exactly when `gates` is.
     static func forward(
         phi: UnsafePointer<Float>, layer: LSTMArchitecture.Layer, columns: Int, ld: Int,
         scratch: UnsafeMutablePointer<Float>, scratchLD: Int,
         below: UnsafePointer<Float>, hPrevious: UnsafePointer<Float>, cPrevious: UnsafePointer<Float>,
-        gates: UnsafeMutablePointer<Float>, cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>,
-        tanhC: UnsafeMutablePointer<Float>
+        gates: UnsafeMutablePointer<Float>?, cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>,
+        tanhC: UnsafeMutablePointer<Float>?
     ) {
         let width = layer.gateCount, weights = phi + layer.weights
         precondition(columns <= scratchLD, "the scratch block holds \(scratchLD) columns")
@@ -38,8 +40,12 @@ enum LSTMCell {
         l2l_lstm_product(
             Int64(width), Int64(columns), Int64(layer.inputSize), below, Int64(layer.hidden), hPrevious, Int64(ld),
             weights, 1, Int64(width), scratch, Int64(scratchLD))
-        l2l_lstm_forward_streaming(
-            Int64(layer.hidden), Int64(columns), scratch, Int64(scratchLD), phi + layer.bias, cPrevious, Int64(ld), gates, cNext, hNext, tanhC)
+        if let gates, let tanhC {
+            l2l_lstm_forward_streaming(
+                Int64(layer.hidden), Int64(columns), scratch, Int64(scratchLD), phi + layer.bias, cPrevious, Int64(ld), gates, cNext, hNext, tanhC)
+        } else {
+            l2l_lstm_forward(Int64(layer.hidden), Int64(columns), scratch, Int64(scratchLD), phi + layer.bias, cPrevious, Int64(ld), cNext, hNext)
+        }
     }
 
     /// Backward for `columns` coordinates: accumulates ∂L/∂W and ∂L/∂b into `dPhi`.

@@ -16,7 +16,7 @@ public struct LearnedOptimizer: Optimizer, Sendable {
     public init(phi: Phi) { self.phi = phi }
 
     public func makeState(parameterCount: Int) -> State {
-        State(tape: Tape(architecture: phi.architecture, coordinates: parameterCount, steps: 1))
+        State(tape: Tape(architecture: phi.architecture, coordinates: parameterCount, steps: 1, records: false))
     }
 
     /// - Throws: `NonFiniteGradientError` when the gradient has a NaN or an infinity.

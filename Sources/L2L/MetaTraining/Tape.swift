@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 
 /// Everything the backward pass needs from an unroll of the learned optimizer, in buffers
 /// allocated once for a given number of coordinates and steps and reused by every unroll.
@@ -29,8 +28,12 @@ final class Tape: @unchecked Sendable {
     /// The row length of every matrix: `coordinates` rounded up to a multiple of 16.
     let columns: Int
     let steps: Int
+    /// Whether the forward pass keeps what the backward pass needs (the activated gates and
+    /// tanh(c')); evaluation, which never goes back, does not.
+    let records: Bool
 
     let preprocessed: [Buffer]
+    /// Per step and layer (empty when the tape does not record).
     let gates: [[Buffer]], tanhCells: [[Buffer]]
     /// c' and h' (variable so that evaluation can swap them with `initial` rather than copy).
     var cells: [[Buffer]], hiddens: [[Buffer]]
@@ -50,22 +53,23 @@ final class Tape: @unchecked Sendable {
     /// Each block's scratch for the raw gates of a chunk of the forward pass.
     let rawGates: [Buffer]
 
-    init(architecture: LSTMArchitecture, coordinates: Int, steps: Int) {
+    init(architecture: LSTMArchitecture, coordinates: Int, steps: Int, records: Bool = true) {
         let layers = architecture.layers
         self.architecture = architecture
         self.layers = layers
         self.coordinates = coordinates
         self.steps = steps
+        self.records = records
         let columns = LSTMState.columns(for: coordinates)
         self.columns = columns
         func matrices(_ rows: (LSTMArchitecture.Layer) -> Int) -> [[Buffer]] {
             (0..<steps).map { _ in layers.map { Buffer(count: rows($0) * columns) } }
         }
         preprocessed = (0..<steps).map { _ in Buffer(count: architecture.preprocessing.inputSize * columns) }
-        gates = matrices(\.gateCount)
+        gates = records ? matrices(\.gateCount) : []
         cells = matrices(\.hidden)
         hiddens = matrices(\.hidden)
-        tanhCells = matrices(\.hidden)
+        tanhCells = records ? matrices(\.hidden) : []
         initial = LSTMState(architecture: architecture, coordinates: coordinates)
         gradients = (0...steps).map { _ in Buffer(count: columns) }
         delta = Buffer(count: columns)
@@ -84,15 +88,11 @@ final class Tape: @unchecked Sendable {
     }
 
     /// Runs `body` for every block of columns concurrently, denormals flushed on each worker.
+    /// The blocks write disjoint columns of the buffers and their own partial gradient.
     private func forEachBlock(_ body: (Int, Range<Int>) -> Void) {
-        // The blocks write disjoint columns of the buffers and their own partial gradient, which
-        // is what makes sharing `body` and `self` across the workers safe.
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            let blocks = self.blocks
-            DispatchQueue.concurrentPerform(iterations: blocks.count) { index in
-                Matrix.withDenormalsFlushed { shared.value(index, blocks[index]) }
-            }
+        let blocks = self.blocks
+        BlockWorkers.shared.run(blocks.count) { index in
+            Matrix.withDenormalsFlushed { body(index, blocks[index]) }
         }
     }
 
@@ -141,8 +141,9 @@ final class Tape: @unchecked Sendable {
                 LSTMCell.forward(
                     phi: phi, layer: layer, columns: width, ld: ld, scratch: scratch, scratchLD: Self.forwardChunk,
                     below: below(step: t, layer: l) + start, hPrevious: hPrevious(step: t, layer: l) + start,
-                    cPrevious: cPrevious(step: t, layer: l) + start, gates: gates[t][l].pointer + start,
-                    cNext: cells[t][l].pointer + start, hNext: hiddens[t][l].pointer + start, tanhC: tanhCells[t][l].pointer + start)
+                    cPrevious: cPrevious(step: t, layer: l) + start, gates: records ? gates[t][l].pointer + start : nil,
+                    cNext: cells[t][l].pointer + start, hNext: hiddens[t][l].pointer + start,
+                    tanhC: records ? tanhCells[t][l].pointer + start : nil)
             }
         }
         let top = layers.count - 1
@@ -158,6 +159,7 @@ final class Tape: @unchecked Sendable {
     ///
     /// - Parameter dPhi: receives the gradient (overwritten), laid out as φ.
     func backward(steps: Int, phi: UnsafePointer<Float>, weights: [Float], into dPhi: UnsafeMutablePointer<Float>) {
+        precondition(records, "the backward pass needs a tape that records")
         precondition(steps <= self.steps && weights.count > steps, "an unroll of \(steps) steps needs \(steps + 1) weights and a tape that long")
         forEachBlock { index, block in
             // Coordinates do not interact in the backward pass either, so each block goes back
@@ -209,10 +211,4 @@ final class Tape: @unchecked Sendable {
             }
         }
     }
-}
-
-/// A value handed to concurrent workers whose safety the caller guarantees (disjoint writes).
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import RealModule
 
 /// Labelled examples for a classifier optimizee: `count` rows of `inputSize` features.
@@ -135,7 +136,7 @@ public final class MLP: Optimizee, @unchecked Sendable {
             bytes.withUnsafeBufferPointer { inputs in
                 for (row, index) in batch.enumerated() {
                     let source = inputs.baseAddress! + Int(index) * inputSize, destination = target + row * inputSize
-                    for k in 0..<inputSize { destination[k] = Float(source[k]) / divisor }
+                    l2l_bytes_to_floats(Int64(inputSize), source, divisor, destination)
                 }
             }
         }
