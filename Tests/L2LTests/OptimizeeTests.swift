@@ -69,6 +69,31 @@ struct OptimizeeTests {
         checkGradient(&mlp, theta: theta, batch: batch, step: 1e-2, relative: 2e-2, absolute: 2e-4)
     }
 
+    @Test("MLP: splitting the minibatch and the weights across the workers changes no bit of the loss or ∇f",
+          arguments: [([20], MLP.Activation.sigmoid), ([20, 20], .relu)])
+    func mlpBlocksChangeNothing(hidden: [Int], activation: MLP.Activation) throws {
+        var generator = Generator(seed: 5)
+        let count = 300, inputSize = 784
+        let data = ClassificationData(
+            bytes: (0..<count * inputSize).map { _ in UInt8(generator.index(below: 256)) }, divisor: 255,
+            labels: (0..<count).map { _ in UInt8(generator.index(below: 10)) }, inputSize: inputSize, classes: 10)
+        let mlp = MLP(data: data, hiddenSizes: hidden, activation: activation)
+        let theta = (0..<mlp.parameterCount).map { _ in Float(generator.normal()) * 0.1 }
+        let batch = mlp.sampleBatch(using: &generator)
+        var results: [(loss: Float, gradient: [Float])] = []
+        for blocks in [1, 2, 3] {
+            mlp.blockCount = blocks
+            var gradient = [Float](repeating: .nan, count: mlp.parameterCount)
+            let loss = mlp.lossAndGradient(theta, batch: batch, gradient: &gradient)
+            results.append((loss, gradient))
+        }
+        #expect(results[0].gradient.allSatisfy { $0.isFinite } && results[0].gradient.contains { $0 != 0 })
+        for result in results.dropFirst() {
+            #expect(result.loss.bitPattern == results[0].loss.bitPattern)
+            #expect(result.gradient.map(\.bitPattern) == results[0].gradient.map(\.bitPattern))
+        }
+    }
+
     @Test("MLP: the paper's base network has 15,910 parameters; the generalisation networks their own")
     func mlpSizes() throws {
         let data = ClassificationData(inputs: [Float](repeating: 0, count: 784), labels: [0], inputSize: 784, classes: 10)

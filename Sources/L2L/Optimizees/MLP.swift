@@ -65,11 +65,19 @@ public final class MLP: Optimizee, @unchecked Sendable {
     /// Where layer l's weights and biases start in θ.
     let weightOffsets: [Int], biasOffsets: [Int]
 
+    /// The minibatch's rows are split into this many fixed blocks, run by `BlockWorkers`; the
+    /// weight gradients' rows likewise. Every value is computed the same way whatever the split
+    /// (each is one row's or one weight's own sum), so the split changes no result. (Variable
+    /// for the test that checks exactly this.)
+    var blockCount = 2
+
     // Workspace, allocated once (an instance is not to be used from two threads at a time):
     // activations[l] is the input of layer l (batchSize × layerSizes[l]), the last one the
-    // logits and then the softmax probabilities; delta is ∂loss/∂(pre-activation) of a layer.
+    // logits and then the softmax probabilities; deltas[l] is ∂loss/∂(pre-activation) of layer l
+    // (batchSize × layerSizes[l + 1]); rowLosses the cross-entropy of each example.
     private let activations: [Buffer]
-    private var delta: Buffer, deltaBelow: Buffer
+    private let deltas: [Buffer]
+    private let rowLosses: Buffer
 
     public init(data: ClassificationData, hiddenSizes: [Int] = [20], activation: Activation = .sigmoid, batchSize: Int = 128, initScale: Float = 0.01) {
         self.data = data
@@ -89,9 +97,8 @@ public final class MLP: Optimizee, @unchecked Sendable {
         self.biasOffsets = biasOffsets
         self.parameterCount = offset
         self.activations = layerSizes.map { Buffer(count: batchSize * $0) }
-        let widest = layerSizes.max() ?? 0
-        self.delta = Buffer(count: batchSize * widest)
-        self.deltaBelow = Buffer(count: batchSize * widest)
+        self.deltas = layerSizes.dropFirst().map { Buffer(count: batchSize * $0) }
+        self.rowLosses = Buffer(count: batchSize)
     }
 
     /// Every weight and bias ~ N(0, initScale²).
@@ -106,51 +113,65 @@ public final class MLP: Optimizee, @unchecked Sendable {
     public func lossAndGradient(_ theta: [Float], batch: [Int32], gradient: inout [Float]) -> Float {
         precondition(batch.count == batchSize, "a minibatch has \(batchSize) examples")
         precondition(theta.count == parameterCount && gradient.count == parameterCount, "θ and ∇f have \(parameterCount) coordinates")
-        let layers = layerSizes.count - 1
-        let rows = batchSize
-        return theta.withUnsafeBufferPointer { theta in
+        theta.withUnsafeBufferPointer { theta in
             gradient.withUnsafeMutableBufferPointer { gradient in
                 let theta = theta.baseAddress!, gradient = gradient.baseAddress!
-                gather(batch)
-                forward(theta, layers: layers, rows: rows)
-                let loss = softmaxCrossEntropy(batch, top: activations[layers], rows: rows)
-                backward(theta, gradient, layers: layers, rows: rows)
-                return loss
+                // Every example's forward and backward pass down to the deltas needs only its own
+                // row; then every weight's gradient is its own sum over the rows.
+                BlockWorkers.shared.run(blockCount) { block in
+                    let rows = part(block, of: batchSize)
+                    gather(batch, rows: rows)
+                    forward(theta, rows: rows)
+                    softmaxCrossEntropy(batch, rows: rows)
+                    backPropagate(theta, rows: rows)
+                }
+                BlockWorkers.shared.run(blockCount) { block in
+                    weightGradients(gradient, block: block)
+                }
             }
         }
+        var total: Double = 0
+        for row in 0..<batchSize { total -= Double(rowLosses[row]) }
+        return Float(total / Double(batchSize))
     }
 
     // MARK: Implementation
 
+    /// Block `block` of `blockCount` near-equal parts of 0..<count.
+    private func part(_ block: Int, of count: Int) -> Range<Int> {
+        (block * count / blockCount)..<((block + 1) * count / blockCount)
+    }
+
     /// activations[0] = the minibatch's inputs (rows × inputSize).
-    private func gather(_ batch: [Int32]) {
+    private func gather(_ batch: [Int32], rows: Range<Int>) {
         let inputSize = data.inputSize, target = activations[0].pointer
         switch data.inputs {
         case let .values(values):
             values.withUnsafeBufferPointer { inputs in
-                for (row, index) in batch.enumerated() {
-                    (target + row * inputSize).update(from: inputs.baseAddress! + Int(index) * inputSize, count: inputSize)
+                for row in rows {
+                    (target + row * inputSize).update(from: inputs.baseAddress! + Int(batch[row]) * inputSize, count: inputSize)
                 }
             }
         case let .bytes(bytes, divisor):
             bytes.withUnsafeBufferPointer { inputs in
-                for (row, index) in batch.enumerated() {
-                    let source = inputs.baseAddress! + Int(index) * inputSize, destination = target + row * inputSize
-                    l2l_bytes_to_floats(Int64(inputSize), source, divisor, destination)
+                for row in rows {
+                    l2l_bytes_to_floats(Int64(inputSize), inputs.baseAddress! + Int(batch[row]) * inputSize, divisor, target + row * inputSize)
                 }
             }
         }
     }
 
     /// activations[l + 1] = act(activations[l] · W_l + b_l), no activation on the logits.
-    private func forward(_ theta: UnsafePointer<Float>, layers: Int, rows: Int) {
+    private func forward(_ theta: UnsafePointer<Float>, rows: Range<Int>) {
+        let layers = layerSizes.count - 1
         for l in 0..<layers {
             let fanIn = layerSizes[l], fanOut = layerSizes[l + 1]
             let output = activations[l + 1].pointer
-            Matrix.multiply(activations[l].pointer, theta + weightOffsets[l], into: output, m: rows, n: fanOut, k: fanIn)
+            Matrix.multiply(activations[l].pointer + rows.lowerBound * fanIn, theta + weightOffsets[l], into: output + rows.lowerBound * fanOut,
+                            m: rows.count, n: fanOut, k: fanIn)
             let bias = theta + biasOffsets[l]
             let isHidden = l < layers - 1
-            for row in 0..<rows {
+            for row in rows {
                 let z = output + row * fanOut
                 for unit in 0..<fanOut {
                     z[unit] += bias[unit]
@@ -160,13 +181,13 @@ public final class MLP: Optimizee, @unchecked Sendable {
         }
     }
 
-    /// Mean cross-entropy of the logits in `top`, which become the softmax probabilities;
-    /// delta = ∂loss/∂logits = (p − onehot) / rows.
-    private func softmaxCrossEntropy(_ batch: [Int32], top: Buffer, rows: Int) -> Float {
-        let classes = data.classes
-        var total: Double = 0
-        for row in 0..<rows {
-            let z = top.pointer + row * classes
+    /// The logits become the softmax probabilities; rowLosses = log p_label (negated later);
+    /// the top delta = ∂loss/∂logits = (p − onehot) / batchSize, the loss being the mean.
+    private func softmaxCrossEntropy(_ batch: [Int32], rows: Range<Int>) {
+        let classes = data.classes, top = activations[layerSizes.count - 1].pointer
+        let delta = deltas[layerSizes.count - 2].pointer
+        for row in rows {
+            let z = top + row * classes
             var largest = -Float.infinity
             for k in 0..<classes { largest = max(largest, z[k]) }
             var sum: Float = 0
@@ -176,32 +197,43 @@ public final class MLP: Optimizee, @unchecked Sendable {
             }
             let label = Int(data.labels[Int(batch[row])])
             // log p_label computed from the shifted logits, exact even when p_label underflows.
-            total -= Double(Float.log(z[label]) - Float.log(sum))
+            rowLosses[row] = Float.log(z[label]) - Float.log(sum)
             for k in 0..<classes {
                 let p = z[k] / sum
-                delta[row * classes + k] = (p - (k == label ? 1 : 0)) / Float(rows)
+                delta[row * classes + k] = (p - (k == label ? 1 : 0)) / Float(batchSize)
             }
         }
-        return Float(total / Double(rows))
     }
 
-    /// ∂W_l = activations[l]ᵀ · delta, ∂b_l = Σ_rows delta, delta_below = (delta · W_lᵀ) ⊙ act'.
-    private func backward(_ theta: UnsafePointer<Float>, _ gradient: UnsafeMutablePointer<Float>, layers: Int, rows: Int) {
-        for l in stride(from: layers - 1, through: 0, by: -1) {
+    /// deltas[l − 1] = (deltas[l] · W_lᵀ) ⊙ act'(activations[l]), from the top down, for some rows.
+    private func backPropagate(_ theta: UnsafePointer<Float>, rows: Range<Int>) {
+        for l in stride(from: layerSizes.count - 2, through: 1, by: -1) {
             let fanIn = layerSizes[l], fanOut = layerSizes[l + 1]
-            let input = activations[l].pointer
-            Matrix.multiply(input, delta.pointer, into: gradient + weightOffsets[l], m: fanIn, n: fanOut, k: rows, transposeA: true)
-            let bias = gradient + biasOffsets[l]
+            let below = deltas[l - 1].pointer + rows.lowerBound * fanIn, input = activations[l].pointer + rows.lowerBound * fanIn
+            Matrix.multiply(deltas[l].pointer + rows.lowerBound * fanOut, theta + weightOffsets[l], into: below,
+                            m: rows.count, n: fanIn, k: fanOut, transposeB: true)
+            for index in 0..<rows.count * fanIn {
+                below[index] *= activationDerivative(output: input[index])
+            }
+        }
+    }
+
+    /// ∂W_l = activations[l]ᵀ · deltas[l] and ∂b_l = Σ_rows deltas[l], in blocks: block b computes
+    /// part b of the first layer's weight rows (by far the most), the last block every other layer.
+    private func weightGradients(_ gradient: UnsafeMutablePointer<Float>, block: Int) {
+        let layers = layerSizes.count - 1
+        for l in 0..<layers {
+            let fanIn = layerSizes[l], fanOut = layerSizes[l + 1]
+            let inputs = l == 0 ? part(block, of: fanIn) : (block == blockCount - 1 ? 0..<fanIn : 0..<0)
+            guard !inputs.isEmpty else { continue }
+            Matrix.multiply(activations[l].pointer + inputs.lowerBound, deltas[l].pointer, into: gradient + weightOffsets[l] + inputs.lowerBound * fanOut,
+                            m: inputs.count, n: fanOut, k: batchSize, transposeA: true, lda: fanIn)
+            guard block == blockCount - 1 else { continue }
+            let bias = gradient + biasOffsets[l], delta = deltas[l].pointer
             bias.update(repeating: 0, count: fanOut)
-            for row in 0..<rows {
+            for row in 0..<batchSize {
                 for unit in 0..<fanOut { bias[unit] += delta[row * fanOut + unit] }
             }
-            guard l > 0 else { continue }
-            Matrix.multiply(delta.pointer, theta + weightOffsets[l], into: deltaBelow.pointer, m: rows, n: fanIn, k: fanOut, transposeB: true)
-            for index in 0..<rows * fanIn {
-                deltaBelow[index] *= activationDerivative(output: input[index])
-            }
-            swap(&delta, &deltaBelow)
         }
     }
 

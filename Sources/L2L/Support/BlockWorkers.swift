@@ -1,3 +1,4 @@
+import CBLAS
 import CKernels
 import Dispatch
 import Synchronization
@@ -13,8 +14,8 @@ import Glibc
 /// The helper therefore spins for a while after each job before it sleeps, as OpenMP runtimes do.
 /// It is only started when the process may run on two CPUs or more (its affinity mask); otherwise,
 /// and whenever another thread is already using the helper, the caller runs every block itself.
-/// Which worker runs a block never changes a result: the blocks are fixed, and each writes its
-/// own memory.
+/// Which worker runs a block never changes a result: the blocks are fixed, each writes its own
+/// memory, and the helper runs under the caller's floating-point mode (denormals flushed or not).
 final class BlockWorkers: @unchecked Sendable {
     static let shared = BlockWorkers()
 
@@ -27,7 +28,7 @@ final class BlockWorkers: @unchecked Sendable {
     private let sleeping = Atomic<Bool>(false), busy = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
     /// The job in progress: set before it is published, cleared only after the helper finished it.
-    private var job: ((Int) -> Void)?, jobCount = 0
+    private var job: ((Int) -> Void)?, jobCount = 0, jobFloatingPointMode: UInt32 = 0
 
     private init() {
         hasHelper = l2l_available_cpus() >= 2
@@ -45,6 +46,7 @@ final class BlockWorkers: @unchecked Sendable {
         withoutActuallyEscaping(body) { body in
             job = body
             jobCount = count
+            jobFloatingPointMode = l2l_get_fp_control()
             let generation = published.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue
             if sleeping.exchange(false, ordering: .sequentiallyConsistent) { wake.signal() }
             for index in stride(from: 0, to: count, by: 2) { body(index) }
@@ -96,6 +98,9 @@ final class BlockWorkers: @unchecked Sendable {
     /// The helper's share of the current job (its reference to the job ends before it reports).
     private func runJob() {
         guard let body = job else { return }
+        let saved = l2l_get_fp_control()
+        l2l_set_fp_control(jobFloatingPointMode)
+        defer { l2l_set_fp_control(saved) }
         for index in stride(from: 1, to: jobCount, by: 2) { body(index) }
     }
 }

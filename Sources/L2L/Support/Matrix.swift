@@ -12,14 +12,15 @@ public enum Matrix {
     /// - Parameters:
     ///   - transposeA: use Aᵀ, A being stored k×m.
     ///   - transposeB: use Bᵀ, B being stored n×k.
+    ///   - lda: A's row stride, when A is part of a wider matrix (default: its own width).
     @inlinable
     public static func multiply(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
         m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
-        alpha: Float = 1, beta: Float = 0
+        alpha: Float = 1, beta: Float = 0, lda: Int? = nil
     ) {
         if m == 0 || n == 0 { return }
-        let lda = transposeA ? m : k
+        let lda = lda ?? (transposeA ? m : k)
         let ldb = transposeB ? k : n
         cblas_sgemm(
             L2L_CblasRowMajor, transposeA ? L2L_CblasTrans : L2L_CblasNoTrans, transposeB ? L2L_CblasTrans : L2L_CblasNoTrans,
