@@ -72,7 +72,7 @@ void l2l_bytes_to_floats(int64_t count, const uint8_t *restrict bytes, float div
 #define L2L_LANES 16
 
 // The sum of L2L_LANES partial sums, in a fixed order.
-static inline float lane_sum(const float *lanes) {
+static inline __attribute__((always_inline)) float lane_sum(const float *lanes) {
     float sum = 0;
     for (int64_t lane = 0; lane < L2L_LANES; lane++) sum += lanes[lane];
     return sum;
@@ -116,7 +116,7 @@ void l2l_output_forward(int64_t hidden, int64_t columns, int64_t ld, const float
 }
 
 // Σ_column a[column] · b[column], in L2L_LANES partial sums.
-static inline float dot(int64_t columns, const float *restrict a, const float *restrict b) {
+static inline __attribute__((always_inline)) float dot(int64_t columns, const float *restrict a, const float *restrict b) {
     float lanes[L2L_LANES] = {0};
     for (int64_t column = 0; column < columns; column += L2L_LANES)
         for (int64_t lane = 0; lane < L2L_LANES; lane++) lanes[lane] += a[column + lane] * b[column + lane];
@@ -154,15 +154,16 @@ void l2l_add_row_sums(int64_t rows, int64_t columns, int64_t ld, const float *re
 }
 
 // --- The LSTM's matrix products --------------------------------------------------------------
-// C (m × columns, feature-major) = A (m × k, small: a slice of φ read with any strides) · B, B's k
-// rows being k1 rows of `b1` followed by k2 rows of `b2` (so [x; h] need not be copied). Columns
-// run 16 to a vector; a tile of R rows × NV vectors keeps its R·NV accumulators in registers.
+// C (m × columns, feature-major) = init + A (m × k, small: a slice of φ read with any strides) · B,
+// B's k rows being k1 rows of `b1` followed by k2 rows of `b2` (so [x; h] need not be copied), and
+// init[r] (or 0) starting row r's sums. Columns run 16 to a vector; a tile of R rows × NV vectors
+// keeps its R·NV accumulators in registers.
 static inline __attribute__((always_inline)) void product_tile(
-    const int R, const int NV, int64_t k1, const float *b1, int64_t k2, const float *b2, int64_t ldb,
+    const int R, const int NV, const float *init, int64_t k1, const float *b1, int64_t k2, const float *b2, int64_t ldb,
     const float *a, int64_t a_row, int64_t a_column, float *c, int64_t ldc) {
     v16 sum[4][4];
     for (int r = 0; r < R; r++)
-        for (int v = 0; v < NV; v++) sum[r][v] = (v16){0};
+        for (int v = 0; v < NV; v++) sum[r][v] = (v16){0} + (init ? init[r] : 0.0f);
     for (int64_t kk = 0; kk < k1 + k2; kk++) {
         const float *row = kk < k1 ? b1 + kk * ldb : b2 + (kk - k1) * ldb;
         v16 b[4];
@@ -177,8 +178,8 @@ static inline __attribute__((always_inline)) void product_tile(
 }
 
 L2L_CLONES
-void l2l_lstm_product(int64_t m, int64_t columns, int64_t k1, const float *b1, int64_t k2, const float *b2, int64_t ldb,
-                      const float *a, int64_t a_row, int64_t a_column, float *c, int64_t ldc) {
+void l2l_lstm_product(int64_t m, int64_t columns, const float *init, int64_t k1, const float *b1, int64_t k2, const float *b2,
+                      int64_t ldb, const float *a, int64_t a_row, int64_t a_column, float *c, int64_t ldc) {
     int64_t column = 0;
     for (; column + 64 <= columns; column += 64) {
         // The rows of B are many streams at once, more than the hardware prefetcher follows:
@@ -190,16 +191,16 @@ void l2l_lstm_product(int64_t m, int64_t columns, int64_t k1, const float *b1, i
             }
         int64_t row = 0;
         for (; row + 4 <= m; row += 4)
-            product_tile(4, 4, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc);
+            product_tile(4, 4, init ? init + row : 0, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc);
         for (; row < m; row++)
-            product_tile(1, 4, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc);
+            product_tile(1, 4, init ? init + row : 0, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc);
     }
     for (; column < columns; column += 16) {
         int64_t row = 0;
         for (; row + 4 <= m; row += 4)
-            product_tile(4, 1, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc);
+            product_tile(4, 1, init ? init + row : 0, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc);
         for (; row < m; row++)
-            product_tile(1, 1, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc);
+            product_tile(1, 1, init ? init + row : 0, k1, b1 + column, k2, b2 + column, ldb, a + row * a_row, a_row, a_column, c + row * ldc + column, ldc);
     }
 }
 
@@ -247,15 +248,14 @@ void l2l_lstm_weight_gradient(int64_t columns, int64_t k1, const float *a1, int6
 // fresh memory into the cache before overwriting it; c' and h', read again at once, are stored
 // normally.
 static inline __attribute__((always_inline)) void forward_cell(
-    const int record, int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *bias,
+    const int record, int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld,
     const float *c_previous, int64_t ld, float *gates, float *c_next, float *h_next, float *tanh_c) {
     for (int64_t unit = 0; unit < hidden; unit++) {
-        const float bi = bias[unit], bj = bias[hidden + unit], bf = bias[2 * hidden + unit], bo = bias[3 * hidden + unit];
         for (int64_t column = 0; column < columns; column += 16) {
-            v16 i = *(const v16u *)(raw + unit * raw_ld + column) + bi;
-            v16 j = *(const v16u *)(raw + (hidden + unit) * raw_ld + column) + bj;
-            v16 f = (*(const v16u *)(raw + (2 * hidden + unit) * raw_ld + column) + bf) + 1.0f;
-            v16 o = *(const v16u *)(raw + (3 * hidden + unit) * raw_ld + column) + bo;
+            v16 i = *(const v16u *)(raw + unit * raw_ld + column);
+            v16 j = *(const v16u *)(raw + (hidden + unit) * raw_ld + column);
+            v16 f = *(const v16u *)(raw + (2 * hidden + unit) * raw_ld + column);
+            v16 o = *(const v16u *)(raw + (3 * hidden + unit) * raw_ld + column);
             vector_sigmoid(&i);
             vector_tanh(&j);
             vector_sigmoid(&f);
@@ -278,17 +278,16 @@ static inline __attribute__((always_inline)) void forward_cell(
 }
 
 L2L_CLONES
-void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *bias,
-                                const float *c_previous, int64_t ld, float *gates, float *c_next, float *h_next,
-                                float *tanh_c) {
-    forward_cell(1, hidden, columns, raw, raw_ld, bias, c_previous, ld, gates, c_next, h_next, tanh_c);
+void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *c_previous,
+                                int64_t ld, float *gates, float *c_next, float *h_next, float *tanh_c) {
+    forward_cell(1, hidden, columns, raw, raw_ld, c_previous, ld, gates, c_next, h_next, tanh_c);
 #if defined(__x86_64__)
     __builtin_ia32_sfence();  // the stores are visible to whichever thread runs the backward pass
 #endif
 }
 
 L2L_CLONES
-void l2l_lstm_forward(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *bias,
-                      const float *c_previous, int64_t ld, float *c_next, float *h_next) {
-    forward_cell(0, hidden, columns, raw, raw_ld, bias, c_previous, ld, 0, c_next, h_next, 0);
+void l2l_lstm_forward(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *c_previous,
+                      int64_t ld, float *c_next, float *h_next) {
+    forward_cell(0, hidden, columns, raw, raw_ld, c_previous, ld, 0, c_next, h_next, 0);
 }

@@ -27,29 +27,29 @@ void l2l_output_backward(int64_t hidden, int64_t columns, int64_t ld, const floa
 /// Adds the sum of each of `rows` rows to `sums`.
 void l2l_add_row_sums(int64_t rows, int64_t columns, int64_t ld, const float *matrix, float *sums);
 
-/// C (m × columns) = A · B, A m × (k1 + k2) with element (r, k) at
-/// a[r · a_row + k · a_column], B's rows k1 rows of `b1` then k2 rows of `b2` (row stride `ldb`).
-/// The LSTM's products: gates = Wᵀ [x; h] and ∂[x; h] = W · ∂gates, W being a slice of φ.
-void l2l_lstm_product(int64_t m, int64_t columns, int64_t k1, const float *b1, int64_t k2, const float *b2, int64_t ldb,
-                      const float *a, int64_t a_row, int64_t a_column, float *c, int64_t ldc);
+/// C (m × columns) = init + A · B, A m × (k1 + k2) with element (r, k) at
+/// a[r · a_row + k · a_column], B's rows k1 rows of `b1` then k2 rows of `b2` (row stride `ldb`),
+/// init[r] starting row r's sums (zero when `init` is NULL).
+/// The LSTM's products: gates = b + Wᵀ [x; h] and ∂[x; h] = W · ∂gates, W being a slice of φ.
+void l2l_lstm_product(int64_t m, int64_t columns, const float *init, int64_t k1, const float *b1, int64_t k2, const float *b2,
+                      int64_t ldb, const float *a, int64_t a_row, int64_t a_column, float *c, int64_t ldc);
 
 /// ∂W of one layer: dw (rows × width, row stride ldw) += [a1; a2] · bᵀ over `columns` coordinates,
 /// [a1; a2] being k1 + k2 rows ([x; h]) and b `width` rows (∂gates); `width` a multiple of 4.
 void l2l_lstm_weight_gradient(int64_t columns, int64_t k1, const float *a1, int64_t k2, const float *a2, int64_t lda,
                               int64_t width, const float *b, int64_t ldb, float *dw, int64_t ldw);
 
-/// One LSTM layer's cell update. `raw` (4H rows of `raw_ld`) holds [x, h] · W; `bias` (4H) is
-/// added, and the activated gates σ(i), tanh(j), σ(f + 1), σ(o) go to `gates` (4H rows of `ld`).
-/// c' = σ(f + 1)·c + σ(i)·tanh(j) and h' = tanh(c')·σ(o) go to `c_next` and `h_next`, tanh(c') to
-/// `tanh_c` (H rows of `ld`). `gates` and `tanh_c` are written with non-temporal stores, so their
-/// rows must be 64-byte aligned.
-void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *bias,
-                                const float *c_previous, int64_t ld, float *gates, float *c_next, float *h_next,
-                                float *tanh_c);
+/// One LSTM layer's cell update. `raw` (4H rows of `raw_ld`) holds the pre-activation gates
+/// b + [x, h] · W (the forget gate's with its bias of 1); the activated gates σ(i), tanh(j), σ(f),
+/// σ(o) go to `gates` (4H rows of `ld`). c' = σ(f)·c + σ(i)·tanh(j) and h' = tanh(c')·σ(o) go to
+/// `c_next` and `h_next`, tanh(c') to `tanh_c` (H rows of `ld`). `gates` and `tanh_c` are written
+/// with non-temporal stores, so their rows must be 64-byte aligned.
+void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *c_previous,
+                                int64_t ld, float *gates, float *c_next, float *h_next, float *tanh_c);
 
 /// The same cell update without recording the tape (evaluation): c' and h' only.
-void l2l_lstm_forward(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *bias,
-                      const float *c_previous, int64_t ld, float *c_next, float *h_next);
+void l2l_lstm_forward(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *c_previous,
+                      int64_t ld, float *c_next, float *h_next);
 
 /// floats[k] = bytes[k] / divisor (a minibatch of MNIST pixels as the MLP's inputs).
 void l2l_bytes_to_floats(int64_t count, const uint8_t *bytes, float divisor, float *floats);

@@ -12,12 +12,15 @@ import CKernels
 /// contiguous, so the element-wise loops (CKernels) run 16 coordinates per AVX-512 instruction.
 /// φ keeps its documented layout (W is fan_in × 4H), read transposed by the products.
 enum LSTMCell {
+    /// Added to the forget gate's pre-activation (Sonnet's `forget_bias`).
+    static let forgetBias: Float = 1
+
     /// Forward for `columns` coordinates (a multiple of 16). tanh and σ are CKernels' rational
     /// approximation (within 3e-7 of tanh), the same in training and evaluation.
     ///
     /// - Parameters:
-    ///   - scratch: 4H rows of `scratchLD` ≥ `columns` that receive the raw gates Wᵀ · [x; h]; kept
-    ///     small, so that they never leave the cache.
+    ///   - scratch: 4H rows of `scratchLD` ≥ `columns` that receive the pre-activation gates
+    ///     b + Wᵀ · [x; h] (plus the forget bias of 1); kept small, so that they never leave the cache.
     ///   - below: the layer's input x (inputSize rows): the preprocessed gradient or the h' of
     ///     the layer below.
     ///   - hPrevious, cPrevious: the layer's state (H rows).
@@ -36,15 +39,20 @@ enum LSTMCell {
     ) {
         let width = layer.gateCount, weights = phi + layer.weights
         precondition(columns <= scratchLD, "the scratch block holds \(scratchLD) columns")
-        // gates = Wᵀ · [x; h], W (fan_in × 4H) read transposed.
-        l2l_lstm_product(
-            Int64(width), Int64(columns), Int64(layer.inputSize), below, Int64(layer.hidden), hPrevious, Int64(ld),
-            weights, 1, Int64(width), scratch, Int64(scratchLD))
+        // gates = (b + forget bias) + Wᵀ · [x; h], W (fan_in × 4H) read transposed: the sums start
+        // from the biases, which saves the cell an addition per gate.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { start in
+            let bias = phi + layer.bias
+            for gate in 0..<width { start[gate] = bias[gate] }
+            for unit in 0..<layer.hidden { start[2 * layer.hidden + unit] += LSTMCell.forgetBias }
+            l2l_lstm_product(
+                Int64(width), Int64(columns), start.baseAddress, Int64(layer.inputSize), below, Int64(layer.hidden), hPrevious, Int64(ld),
+                weights, 1, Int64(width), scratch, Int64(scratchLD))
+        }
         if let gates, let tanhC {
-            l2l_lstm_forward_streaming(
-                Int64(layer.hidden), Int64(columns), scratch, Int64(scratchLD), phi + layer.bias, cPrevious, Int64(ld), gates, cNext, hNext, tanhC)
+            l2l_lstm_forward_streaming(Int64(layer.hidden), Int64(columns), scratch, Int64(scratchLD), cPrevious, Int64(ld), gates, cNext, hNext, tanhC)
         } else {
-            l2l_lstm_forward(Int64(layer.hidden), Int64(columns), scratch, Int64(scratchLD), phi + layer.bias, cPrevious, Int64(ld), cNext, hNext)
+            l2l_lstm_forward(Int64(layer.hidden), Int64(columns), scratch, Int64(scratchLD), cPrevious, Int64(ld), cNext, hNext)
         }
     }
 
@@ -71,9 +79,9 @@ enum LSTMCell {
             Int64(columns), Int64(layer.inputSize), below, Int64(layer.hidden), hPrevious, Int64(ld), Int64(width), dGates, Int64(ld),
             dWeights, Int64(width))
         l2l_add_row_sums(Int64(width), Int64(columns), Int64(ld), dGates, dPhi + layer.bias)
-        l2l_lstm_product(Int64(layer.hidden), Int64(columns), Int64(width), dGates, 0, dGates, Int64(ld), hWeights, Int64(width), 1, dhRecurrent, Int64(ld))
+        l2l_lstm_product(Int64(layer.hidden), Int64(columns), nil, Int64(width), dGates, 0, dGates, Int64(ld), hWeights, Int64(width), 1, dhRecurrent, Int64(ld))
         if let dBelow {
-            l2l_lstm_product(Int64(layer.inputSize), Int64(columns), Int64(width), dGates, 0, dGates, Int64(ld), weights, Int64(width), 1, dBelow, Int64(ld))
+            l2l_lstm_product(Int64(layer.inputSize), Int64(columns), nil, Int64(width), dGates, 0, dGates, Int64(ld), weights, Int64(width), 1, dBelow, Int64(ld))
         }
     }
 }
