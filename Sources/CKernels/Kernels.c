@@ -78,27 +78,32 @@ static inline __attribute__((always_inline)) float lane_sum(const float *lanes) 
     return sum;
 }
 
+// tanh(c') is recomputed from c' rather than kept on the tape: c' is in cache here (it was c of
+// the step after, just before), while a stored tanh(c') would have to come back from memory.
 L2L_CLONES
 void l2l_lstm_backward(int64_t hidden, int64_t columns, int64_t ld, const float *restrict gates,
-                       const float *restrict c_previous, const float *restrict tanh_c, const float *restrict dh,
+                       const float *restrict c_previous, const float *restrict c_next, const float *restrict dh,
                        const float *restrict dh_recurrent, float *restrict dc, float *restrict d_gates) {
     for (int64_t unit = 0; unit < hidden; unit++) {
         const float *restrict ai = gates + unit * ld, *restrict aj = gates + (hidden + unit) * ld;
         const float *restrict af = gates + (2 * hidden + unit) * ld, *restrict ao = gates + (3 * hidden + unit) * ld;
         float *restrict di = d_gates + unit * ld, *restrict dj = d_gates + (hidden + unit) * ld;
         float *restrict df = d_gates + (2 * hidden + unit) * ld, *restrict d_o = d_gates + (3 * hidden + unit) * ld;
-        const float *restrict c = c_previous + unit * ld, *restrict t_in = tanh_c + unit * ld;
+        const float *restrict c = c_previous + unit * ld, *restrict c_out = c_next + unit * ld;
         const float *restrict dh_above = dh + unit * ld, *restrict dh_next = dh_recurrent + unit * ld;
         float *restrict dc_row = dc + unit * ld;
-        for (int64_t column = 0; column < columns; column++) {
-            const float i = ai[column], j = aj[column], f = af[column], o = ao[column], t = t_in[column];
-            const float dh_value = dh_above[column] + dh_next[column];
-            const float dc_value = dc_row[column] + dh_value * o * (1.0f - t * t);
-            di[column] = dc_value * j * i * (1.0f - i);
-            dj[column] = dc_value * i * (1.0f - j * j);
-            df[column] = dc_value * c[column] * f * (1.0f - f);
-            d_o[column] = dh_value * t * o * (1.0f - o);
-            dc_row[column] = dc_value * f;
+        for (int64_t column = 0; column < columns; column += 16) {
+            const v16 i = *(const v16u *)(ai + column), j = *(const v16u *)(aj + column);
+            const v16 f = *(const v16u *)(af + column), o = *(const v16u *)(ao + column);
+            v16 t = *(const v16u *)(c_out + column);
+            vector_tanh(&t);
+            const v16 dh_value = *(const v16u *)(dh_above + column) + *(const v16u *)(dh_next + column);
+            const v16 dc_value = *(const v16u *)(dc_row + column) + dh_value * o * (1.0f - t * t);
+            *(v16u *)(di + column) = dc_value * j * i * (1.0f - i);
+            *(v16u *)(dj + column) = dc_value * i * (1.0f - j * j);
+            *(v16u *)(df + column) = dc_value * *(const v16u *)(c + column) * f * (1.0f - f);
+            *(v16u *)(d_o + column) = dh_value * t * o * (1.0f - o);
+            *(v16u *)(dc_row + column) = dc_value * f;
         }
     }
 }
@@ -243,13 +248,12 @@ void l2l_lstm_weight_gradient(int64_t columns, int64_t k1, const float *a1, int6
 
 // --- The forward cell -------------------------------------------------------------------------
 // One LSTM layer's cell update, 16 coordinates per vector, reading the raw gates from a small
-// scratch block. When it records the tape, the activated gates and tanh(c') (read again only by
-// the backward pass, long after) go out with non-temporal stores, which skip reading the tape's
-// fresh memory into the cache before overwriting it; c' and h', read again at once, are stored
-// normally.
+// scratch block. When it records the tape, the activated gates (read again only by the backward
+// pass, long after) go out with non-temporal stores, which skip reading the tape's fresh memory
+// into the cache before overwriting it; c' and h', read again at once, are stored normally.
 static inline __attribute__((always_inline)) void forward_cell(
     const int record, int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld,
-    const float *c_previous, int64_t ld, float *gates, float *c_next, float *h_next, float *tanh_c) {
+    const float *c_previous, int64_t ld, float *gates, float *c_next, float *h_next) {
     for (int64_t unit = 0; unit < hidden; unit++) {
         for (int64_t column = 0; column < columns; column += 16) {
             v16 i = *(const v16u *)(raw + unit * raw_ld + column);
@@ -267,7 +271,6 @@ static inline __attribute__((always_inline)) void forward_cell(
             *(v16u *)(c_next + at) = cell;
             *(v16u *)(h_next + at) = t * o;
             if (record) {
-                __builtin_nontemporal_store(t, (v16 *)(tanh_c + at));
                 __builtin_nontemporal_store(i, (v16 *)(gates + at));
                 __builtin_nontemporal_store(j, (v16 *)(gates + hidden * ld + at));
                 __builtin_nontemporal_store(f, (v16 *)(gates + 2 * hidden * ld + at));
@@ -279,8 +282,8 @@ static inline __attribute__((always_inline)) void forward_cell(
 
 L2L_CLONES
 void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *c_previous,
-                                int64_t ld, float *gates, float *c_next, float *h_next, float *tanh_c) {
-    forward_cell(1, hidden, columns, raw, raw_ld, c_previous, ld, gates, c_next, h_next, tanh_c);
+                                int64_t ld, float *gates, float *c_next, float *h_next) {
+    forward_cell(1, hidden, columns, raw, raw_ld, c_previous, ld, gates, c_next, h_next);
 #if defined(__x86_64__)
     __builtin_ia32_sfence();  // the stores are visible to whichever thread runs the backward pass
 #endif
@@ -289,5 +292,5 @@ void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *ra
 L2L_CLONES
 void l2l_lstm_forward(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *c_previous,
                       int64_t ld, float *c_next, float *h_next) {
-    forward_cell(0, hidden, columns, raw, raw_ld, c_previous, ld, 0, c_next, h_next, 0);
+    forward_cell(0, hidden, columns, raw, raw_ld, c_previous, ld, 0, c_next, h_next);
 }

@@ -11,9 +11,10 @@
 // `columns` coordinates, rows `ld` floats apart; `columns` must be a multiple of 16.
 
 /// One LSTM layer's backward pass: from ∂L/∂h' (`dh` + `dh_recurrent`) and ∂L/∂c' (`dc`, overwritten
-/// with ∂L/∂c), ∂L/∂(pre-activation gates) into `d_gates` (4H rows).
+/// with ∂L/∂c), ∂L/∂(pre-activation gates) into `d_gates` (4H rows). `gates` are the activated
+/// gates of the forward pass, `c_previous` and `c_next` its c and c' (H rows).
 void l2l_lstm_backward(int64_t hidden, int64_t columns, int64_t ld, const float *gates, const float *c_previous,
-                       const float *tanh_c, const float *dh, const float *dh_recurrent, float *dc, float *d_gates);
+                       const float *c_next, const float *dh, const float *dh_recurrent, float *dc, float *d_gates);
 
 /// The output layer: delta = scale · (h · weights + bias), h being H rows.
 void l2l_output_forward(int64_t hidden, int64_t columns, int64_t ld, const float *h, const float *weights,
@@ -41,11 +42,11 @@ void l2l_lstm_weight_gradient(int64_t columns, int64_t k1, const float *a1, int6
 
 /// One LSTM layer's cell update. `raw` (4H rows of `raw_ld`) holds the pre-activation gates
 /// b + [x, h] · W (the forget gate's with its bias of 1); the activated gates σ(i), tanh(j), σ(f),
-/// σ(o) go to `gates` (4H rows of `ld`). c' = σ(f)·c + σ(i)·tanh(j) and h' = tanh(c')·σ(o) go to
-/// `c_next` and `h_next`, tanh(c') to `tanh_c` (H rows of `ld`). `gates` and `tanh_c` are written
-/// with non-temporal stores, so their rows must be 64-byte aligned.
+/// σ(o) go to `gates` (4H rows of `ld`), with non-temporal stores, so its rows must be 64-byte
+/// aligned. c' = σ(f)·c + σ(i)·tanh(j) and h' = tanh(c')·σ(o) go to `c_next` and `h_next` (H rows
+/// of `ld`).
 void l2l_lstm_forward_streaming(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *c_previous,
-                                int64_t ld, float *gates, float *c_next, float *h_next, float *tanh_c);
+                                int64_t ld, float *gates, float *c_next, float *h_next);
 
 /// The same cell update without recording the tape (evaluation): c' and h' only.
 void l2l_lstm_forward(int64_t hidden, int64_t columns, const float *raw, int64_t raw_ld, const float *c_previous,

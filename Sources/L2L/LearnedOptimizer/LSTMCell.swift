@@ -28,14 +28,11 @@ enum LSTMCell {
     ///     backward pass reuses (streamed to memory: 64-byte aligned rows). Nil in evaluation,
     ///     which records no tape.
     ///   - cNext, hNext: H rows.
-    ///   - tanhC: H rows; receives tanh(c') for the backward pass (streamed, as `gates`); nil
-    ///     exactly when `gates` is.
     static func forward(
         phi: UnsafePointer<Float>, layer: LSTMArchitecture.Layer, columns: Int, ld: Int,
         scratch: UnsafeMutablePointer<Float>, scratchLD: Int,
         below: UnsafePointer<Float>, hPrevious: UnsafePointer<Float>, cPrevious: UnsafePointer<Float>,
-        gates: UnsafeMutablePointer<Float>?, cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>,
-        tanhC: UnsafeMutablePointer<Float>?
+        gates: UnsafeMutablePointer<Float>?, cNext: UnsafeMutablePointer<Float>, hNext: UnsafeMutablePointer<Float>
     ) {
         let width = layer.gateCount, weights = phi + layer.weights
         precondition(columns <= scratchLD, "the scratch block holds \(scratchLD) columns")
@@ -49,8 +46,8 @@ enum LSTMCell {
                 Int64(width), Int64(columns), start.baseAddress, Int64(layer.inputSize), below, Int64(layer.hidden), hPrevious, Int64(ld),
                 weights, 1, Int64(width), scratch, Int64(scratchLD))
         }
-        if let gates, let tanhC {
-            l2l_lstm_forward_streaming(Int64(layer.hidden), Int64(columns), scratch, Int64(scratchLD), cPrevious, Int64(ld), gates, cNext, hNext, tanhC)
+        if let gates {
+            l2l_lstm_forward_streaming(Int64(layer.hidden), Int64(columns), scratch, Int64(scratchLD), cPrevious, Int64(ld), gates, cNext, hNext)
         } else {
             l2l_lstm_forward(Int64(layer.hidden), Int64(columns), scratch, Int64(scratchLD), cPrevious, Int64(ld), cNext, hNext)
         }
@@ -67,13 +64,13 @@ enum LSTMCell {
     static func backward(
         phi: UnsafePointer<Float>, dPhi: UnsafeMutablePointer<Float>, layer: LSTMArchitecture.Layer, columns: Int, ld: Int,
         below: UnsafePointer<Float>, hPrevious: UnsafePointer<Float>, cPrevious: UnsafePointer<Float>,
-        gates: UnsafePointer<Float>, tanhC: UnsafePointer<Float>,
+        gates: UnsafePointer<Float>, cNext: UnsafePointer<Float>,
         dh: UnsafePointer<Float>, dhRecurrent: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>,
         dGates: UnsafeMutablePointer<Float>, dBelow: UnsafeMutablePointer<Float>?
     ) {
         let width = layer.gateCount, weights = phi + layer.weights, dWeights = dPhi + layer.weights
         let hWeights = weights + layer.inputSize * width
-        l2l_lstm_backward(Int64(layer.hidden), Int64(columns), Int64(ld), gates, cPrevious, tanhC, dh, dhRecurrent, dc, dGates)
+        l2l_lstm_backward(Int64(layer.hidden), Int64(columns), Int64(ld), gates, cPrevious, cNext, dh, dhRecurrent, dc, dGates)
         // ∂W += [x; h] · dGatesᵀ, ∂b += Σ_columns dGates, ∂[x; h] = W · dGates.
         l2l_lstm_weight_gradient(
             Int64(columns), Int64(layer.inputSize), below, Int64(layer.hidden), hPrevious, Int64(ld), Int64(width), dGates, Int64(ld),

@@ -6,9 +6,9 @@ import CKernels
 /// Feature-major (see `LSTMCell`): every matrix has one row per feature and `columns` columns,
 /// the coordinates padded to a multiple of 16 (the padding's gradient is zero, so it adds exactly
 /// nothing to ∂L/∂φ). Per step t: the preprocessed gradient (inputSize rows) and ∇f(θ_t); per
-/// step and layer: the activated gates (4H rows), c', h' and tanh(c') (H rows each). The forward
-/// pass streams the gates and tanh(c') to memory (non-temporal stores: they are read again only by
-/// the backward pass); the backward pass reads them back chunk by chunk.
+/// step and layer: the activated gates (4H rows), c' and h' (H rows each). The forward pass
+/// streams the gates to memory (non-temporal stores: they are read again only by the backward
+/// pass); the backward pass reads them back chunk by chunk and recomputes tanh(c') from c'.
 ///
 /// The coordinates never interact except through φ, so the columns are split into `workerCount`
 /// fixed blocks run concurrently, each through the whole forward and backward pass; each block
@@ -28,13 +28,13 @@ final class Tape: @unchecked Sendable {
     /// The row length of every matrix: `coordinates` rounded up to a multiple of 16.
     let columns: Int
     let steps: Int
-    /// Whether the forward pass keeps what the backward pass needs (the activated gates and
-    /// tanh(c')); evaluation, which never goes back, does not.
+    /// Whether the forward pass keeps the activated gates, which the backward pass needs;
+    /// evaluation, which never goes back, does not.
     let records: Bool
 
     let preprocessed: [Buffer]
     /// Per step and layer (empty when the tape does not record).
-    let gates: [[Buffer]], tanhCells: [[Buffer]]
+    let gates: [[Buffer]]
     /// c' and h' (variable so that evaluation can swap them with `initial` rather than copy).
     var cells: [[Buffer]], hiddens: [[Buffer]]
     /// (h, c) before step 0.
@@ -69,7 +69,6 @@ final class Tape: @unchecked Sendable {
         gates = records ? matrices(\.gateCount) : []
         cells = matrices(\.hidden)
         hiddens = matrices(\.hidden)
-        tanhCells = records ? matrices(\.hidden) : []
         initial = LSTMState(architecture: architecture, coordinates: coordinates)
         gradients = (0...steps).map { _ in Buffer(count: columns) }
         delta = Buffer(count: columns)
@@ -142,8 +141,7 @@ final class Tape: @unchecked Sendable {
                     phi: phi, layer: layer, columns: width, ld: ld, scratch: scratch, scratchLD: Self.forwardChunk,
                     below: below(step: t, layer: l) + start, hPrevious: hPrevious(step: t, layer: l) + start,
                     cPrevious: cPrevious(step: t, layer: l) + start, gates: records ? gates[t][l].pointer + start : nil,
-                    cNext: cells[t][l].pointer + start, hNext: hiddens[t][l].pointer + start,
-                    tanhC: records ? tanhCells[t][l].pointer + start : nil)
+                    cNext: cells[t][l].pointer + start, hNext: hiddens[t][l].pointer + start)
             }
         }
         let top = layers.count - 1
@@ -201,7 +199,7 @@ final class Tape: @unchecked Sendable {
                 LSTMCell.backward(
                     phi: phi, dPhi: dPhi, layer: layers[l], columns: n, ld: ld,
                     below: below(step: t, layer: l) + first, hPrevious: hPrevious(step: t, layer: l) + first,
-                    cPrevious: cPrevious(step: t, layer: l) + first, gates: gates[t][l].pointer + first, tanhC: tanhCells[t][l].pointer + first,
+                    cPrevious: cPrevious(step: t, layer: l) + first, gates: gates[t][l].pointer + first, cNext: cells[t][l].pointer + first,
                     dh: dhAbove, dhRecurrent: dhRecurrent[l].pointer + first, dc: dc[l].pointer + first,
                     dGates: dGates, dBelow: l > 0 ? dhAbove : nil)
             }
