@@ -1,3 +1,4 @@
+import CPeak
 import Foundation
 import L2L
 import MNIST
@@ -14,18 +15,22 @@ struct BenchResult: Codable {
     var gflops: Double
     /// `gflops` over the sgemm peak on the same number of threads.
     var efficiency: Double
+    /// `gflops` over the measured multiply-add peak on the same number of threads.
+    var fmaEfficiency: Double
     var repetitions: Int
     /// Matrix-product FLOPs per optimizee step (the formula in --help).
     var flopsPerStep: Double
 
-    func withEfficiency(peakGFLOPS: Double) -> BenchResult {
+    func withEfficiencies(sgemmPeak: Double, fmaPeak: Double) -> BenchResult {
         var copy = self
-        copy.efficiency = peakGFLOPS > 0 ? gflops / peakGFLOPS : 0
+        copy.efficiency = sgemmPeak > 0 ? gflops / sgemmPeak : 0
+        copy.fmaEfficiency = fmaPeak > 0 ? gflops / fmaPeak : 0
         return copy
     }
 }
 
-struct SgemmPeak: Codable {
+/// A peak rate measured on some number of threads.
+struct Peak: Codable {
     var threads: Int
     var gflops: Double
 }
@@ -46,17 +51,24 @@ struct Machine: Codable {
 struct BenchReport: Codable {
     var machine: Machine
     var codeVersion: String
-    var sgemmPeakGFLOPS: [SgemmPeak]
+    var sgemmPeakGFLOPS: [Peak]
+    /// The multiply-add peak in the widest vectors the processor has (CPeak).
+    var fmaPeakGFLOPS: [Peak]
     var results: [BenchResult]
 
     var table: String {
+        func peaks(_ list: [Peak]) -> String {
+            list.map { "\(String(format: "%.1f", $0.gflops)) GFLOP/s on \($0.threads) thread(s)" }.joined(separator: ", ")
+        }
         var lines = ["machine: \(machine.cpu), \(machine.cores) cores, \(machine.blas); code \(codeVersion)"]
-        lines.append("sgemm 2048² peak: " + sgemmPeakGFLOPS.map { "\(String(format: "%.1f", $0.gflops)) GFLOP/s on \($0.threads) thread(s)" }.joined(separator: ", "))
+        lines.append("sgemm 2048² peak: " + peaks(sgemmPeakGFLOPS))
+        lines.append("multiply-add peak: " + peaks(fmaPeakGFLOPS))
         lines.append("")
-        lines.append("benchmark         threads   steps/s   peak RSS MB   GFLOP/s   efficiency   MFLOP/step")
+        lines.append("benchmark         threads   steps/s   peak RSS MB   GFLOP/s   of sgemm   of FMA peak   MFLOP/step")
         for r in results {
             let name = r.name.padding(toLength: 17, withPad: " ", startingAt: 0)
-            lines.append(name + String(format: " %7d %9.1f %13.0f %9.1f %11.1f%% %12.1f", r.threads, r.stepsPerS, r.peakRssMb, r.gflops, 100 * r.efficiency, r.flopsPerStep / 1e6))
+            lines.append(name + String(format: " %7d %9.1f %13.0f %9.1f %9.1f%% %12.1f%% %12.1f", r.threads, r.stepsPerS, r.peakRssMb, r.gflops,
+                                       100 * r.efficiency, 100 * r.fmaEfficiency, r.flopsPerStep / 1e6))
         }
         lines.append("(medians of \(results.first?.repetitions ?? 0) timed repetitions after a warm-up)")
         return lines.joined(separator: "\n")
@@ -141,7 +153,7 @@ enum Benchmarks {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return BenchResult(
             name: name, threads: threads, stepsPerS: stepsPerSecond, peakRssMb: Double(usage.ru_maxrss) / 1024,
-            gflops: flops * stepsPerSecond / 1e9, efficiency: 0, repetitions: repetitions, flopsPerStep: flops)
+            gflops: flops * stepsPerSecond / 1e9, efficiency: 0, fmaEfficiency: 0, repetitions: repetitions, flopsPerStep: flops)
     }
 
     /// The MNIST training split, or random data of its shape when the file is missing.
@@ -179,6 +191,23 @@ enum Benchmarks {
                 try optimizer.step(&theta, gradient: gradient, state: &state)
             }
         }
+    }
+
+    /// GFLOP/s of independent multiply-adds in the widest vectors the processor has, on
+    /// `threads` threads at once (median of 3 after a warm-up): the arithmetic peak, which BLAS
+    /// may not reach (Debian's BLIS runs AVX2 kernels on some AVX-512 machines).
+    static func fmaPeak(threads: Int) -> Double {
+        let iterations: Int64 = 20_000_000
+        nonisolated(unsafe) let flops = UnsafeMutableBufferPointer<Double>.allocate(capacity: threads)
+        defer { flops.deallocate() }
+        let times = time(3) {
+            DispatchQueue.concurrentPerform(iterations: threads) { thread in
+                var sink: Float = 0
+                flops[thread] = l2l_fma_peak(iterations, &sink)
+                precondition(sink.isFinite, "the multiply-add chains diverged")
+            }
+        }
+        return flops.reduce(0, +) / times.sorted()[1] / 1e9
     }
 
     /// GFLOP/s of a 2048 × 2048 sgemm on `threads` BLIS threads (median of 3 after a warm-up).

@@ -8,7 +8,7 @@ struct CommandTests {
     @Test("l2l-train, l2l-eval and l2l-bench document every option and give examples", arguments: [
         ("l2l-train", ["--out", "--epochs", "--data", "--resume", "--force", "Examples:", "train.h5", "SIGTERM"]),
         ("l2l-eval", ["--out", "--data", "Examples:", "eval.h5", "learning rate"]),
-        ("l2l-bench", ["--repetitions", "--data", "--out", "Examples:", "latest.json", "sgemm"]),
+        ("l2l-bench", ["--repetitions", "--data", "--out", "Examples:", "latest.json", "sgemm", "multiply-add peak"]),
     ])
     func help(command: String, expected: [String]) throws {
         let result = try runProcess(executable(command), ["--help"])
