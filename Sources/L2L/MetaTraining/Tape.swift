@@ -1,4 +1,5 @@
 import CKernels
+import Synchronization
 
 /// Everything the backward pass needs from an unroll of the learned optimizer, in buffers
 /// allocated once for a given number of coordinates and steps and reused by every unroll.
@@ -10,16 +11,20 @@ import CKernels
 /// streams the gates to memory (non-temporal stores: they are read again only by the backward
 /// pass); the backward pass reads them back chunk by chunk and recomputes tanh(c') from c'.
 ///
-/// The coordinates never interact except through φ, so the columns are split into `workerCount`
-/// fixed blocks run concurrently, each through the whole forward and backward pass; each block
-/// accumulates its own ∂L/∂φ, summed in block order at the end. The split does not depend on the
-/// machine, so results are the same on any number of cores.
+/// The coordinates never interact except through φ, so the columns are cut into chunks, fixed for
+/// a given number of coordinates, and two workers (`BlockWorkers`) take them, one from the first
+/// chunk up and the other from the last one down, until they meet. Each worker thus keeps to its
+/// own half of the coordinates (and of the caches) step after step, but when one core is slowed
+/// (a shared machine) the other takes over some of its chunks instead of waiting. A forward
+/// chunk's results do not depend on which worker computes it; each backward chunk accumulates its
+/// own ∂L/∂φ, and those are summed in chunk order at the end. So results are the same on any
+/// number of cores and whatever the timing.
 final class Tape: @unchecked Sendable {
-    /// Blocks of coordinates processed concurrently (two: the machines we target have two cores).
+    /// Workers taking chunks (two: the machines we target have two cores).
     static let workerCount = 2
-    /// Columns per chunk of the backward pass (a multiple of 16; see `backward`).
+    /// Columns per chunk of the backward pass, about (see `backward`).
     static let backwardChunk = 1024
-    /// Columns per chunk of the forward pass: its raw gates (4H × 256 floats) stay in L2.
+    /// Columns per chunk of the forward pass, at most: its raw gates (4H × 256 floats) stay in L2.
     static let forwardChunk = 256
 
     let architecture: LSTMArchitecture
@@ -47,10 +52,11 @@ final class Tape: @unchecked Sendable {
     // Backward scratch.
     let dhRecurrent: [Buffer], dc: [Buffer]
     let dhAbove: Buffer, dGates: Buffer, dTheta: Buffer, dy: Buffer
-    /// The columns of each block, and each block's ∂L/∂φ.
-    let blocks: [Range<Int>]
+    /// The columns of each chunk of the forward and of the backward pass.
+    let forwardChunks: [Range<Int>], backwardChunks: [Range<Int>]
+    /// Each backward chunk's ∂L/∂φ.
     let partialGradients: [Buffer]
-    /// Each block's scratch for the raw gates of a chunk of the forward pass.
+    /// Each worker's scratch for the raw gates of a forward chunk.
     let rawGates: [Buffer]
 
     init(architecture: LSTMArchitecture, coordinates: Int, steps: Int, records: Bool = true) {
@@ -79,19 +85,37 @@ final class Tape: @unchecked Sendable {
         dGates = Buffer(count: (layers.map(\.gateCount).max() ?? 0) * columns)
         dTheta = Buffer(count: columns)
         dy = Buffer(count: columns)
-        // Block boundaries on multiples of 16, so that every block's columns are whole SIMD steps.
-        let lanes = LSTMState.lanes, workers = min(Self.workerCount, columns / lanes)
-        blocks = (0..<workers).map { w in (w * columns / lanes / workers * lanes)..<((w + 1) * columns / lanes / workers * lanes) }
-        partialGradients = blocks.map { _ in Buffer(count: architecture.parameterCount) }
-        rawGates = blocks.map { _ in Buffer(count: (layers.map(\.gateCount).max() ?? 0) * Self.forwardChunk) }
+        forwardChunks = Self.chunks(columns: columns, width: Self.forwardChunk)
+        backwardChunks = Self.chunks(columns: columns, width: Self.backwardChunk)
+        partialGradients = backwardChunks.map { _ in Buffer(count: architecture.parameterCount) }
+        rawGates = (0..<Self.workerCount).map { _ in Buffer(count: (layers.map(\.gateCount).max() ?? 0) * Self.forwardChunk) }
     }
 
-    /// Runs `body` for every block of columns concurrently, denormals flushed on each worker.
-    /// The blocks write disjoint columns of the buffers and their own partial gradient.
-    private func forEachBlock(_ body: (Int, Range<Int>) -> Void) {
-        let blocks = self.blocks
-        BlockWorkers.shared.run(blocks.count) { index in
-            Matrix.withDenormalsFlushed { body(index, blocks[index]) }
+    /// `columns` cut into an even number of near-equal chunks (so that two workers can share
+    /// them evenly) of at most about `width` columns, on multiples of 16 (whole SIMD steps).
+    static func chunks(columns: Int, width: Int) -> [Range<Int>] {
+        let vectors = columns / LSTMState.lanes
+        var count = max((columns + width - 1) / width, 2)
+        count += count % 2
+        count = max(min(count, vectors), 1)
+        return (0..<count).map { c in (c * vectors / count * LSTMState.lanes)..<((c + 1) * vectors / count * LSTMState.lanes) }
+    }
+
+    /// Runs `body(worker, chunk)` for every chunk, worker 0 taking chunks from the first up and
+    /// worker 1 from the last down until all are taken, with denormals flushed. The chunks write
+    /// disjoint columns of the buffers.
+    private func forEachChunk(_ chunks: [Range<Int>], _ body: (_ worker: Int, _ chunk: Int) -> Void) {
+        let claims = ChunkClaims(count: chunks.count)
+        BlockWorkers.shared.run(Self.workerCount) { worker in
+            Matrix.withDenormalsFlushed {
+                // Each side's chunks are contiguous from its end, and the claims never exceed the
+                // count, so the two sides never take the same chunk.
+                var next = worker == 0 ? 0 : chunks.count - 1
+                while claims.claim() {
+                    body(worker, next)
+                    next += worker == 0 ? 1 : -1
+                }
+            }
         }
     }
 
@@ -111,38 +135,36 @@ final class Tape: @unchecked Sendable {
     /// Step t of the learned optimizer: from `gradients[t]`, the update δ_t into `delta`
     /// (δ = outputScale · (h_top · w_out + b_out)).
     func forward(step t: Int, phi: UnsafePointer<Float>) throws(NonFiniteGradientError) {
-        var failures = [NonFiniteGradientError?](repeating: nil, count: blocks.count)
+        var failures = [NonFiniteGradientError?](repeating: nil, count: forwardChunks.count)
         failures.withUnsafeMutableBufferPointer { failures in
-            forEachBlock { index, block in
+            forEachChunk(forwardChunks) { worker, chunk in
                 do throws(NonFiniteGradientError) {
-                    try forward(step: t, phi: phi, block: block, scratch: rawGates[index].pointer)
+                    try forward(step: t, phi: phi, chunk: forwardChunks[chunk], scratch: rawGates[worker].pointer)
                 } catch {
-                    failures[index] = error
+                    failures[chunk] = error
                 }
             }
         }
+        // The first coordinate that failed, whichever worker met it.
         if let failure = failures.compactMap({ $0 }).first { throw failure }
     }
 
-    private func forward(step t: Int, phi: UnsafePointer<Float>, block: Range<Int>, scratch: UnsafeMutablePointer<Float>) throws(NonFiniteGradientError) {
-        let first = block.lowerBound, n = block.count, ld = columns
-        let real = max(min(block.upperBound, coordinates) - first, 0)
+    private func forward(step t: Int, phi: UnsafePointer<Float>, chunk: Range<Int>, scratch: UnsafeMutablePointer<Float>) throws(NonFiniteGradientError) {
+        let first = chunk.lowerBound, n = chunk.count, ld = columns
+        let real = max(min(chunk.upperBound, coordinates) - first, 0)
         do {
             try architecture.preprocessing.apply(gradients[t].pointer + first, count: real, into: preprocessed[t].pointer + first, stride: ld)
         } catch {
             throw NonFiniteGradientError(coordinate: error.coordinate + first, value: error.value)
         }
-        // A chunk at a time through every layer: the raw gates go to a small scratch block that
-        // stays in cache, and the kernel streams the activated gates to the tape.
-        for start in stride(from: first, to: first + n, by: Self.forwardChunk) {
-            let width = min(Self.forwardChunk, first + n - start)
-            for (l, layer) in layers.enumerated() {
-                LSTMCell.forward(
-                    phi: phi, layer: layer, columns: width, ld: ld, scratch: scratch, scratchLD: Self.forwardChunk,
-                    below: below(step: t, layer: l) + start, hPrevious: hPrevious(step: t, layer: l) + start,
-                    cPrevious: cPrevious(step: t, layer: l) + start, gates: records ? gates[t][l].pointer + start : nil,
-                    cNext: cells[t][l].pointer + start, hNext: hiddens[t][l].pointer + start)
-            }
+        // Through every layer: the raw gates go to a small scratch block that stays in cache, and
+        // the kernel streams the activated gates to the tape.
+        for (l, layer) in layers.enumerated() {
+            LSTMCell.forward(
+                phi: phi, layer: layer, columns: n, ld: ld, scratch: scratch, scratchLD: Self.forwardChunk,
+                below: below(step: t, layer: l) + first, hPrevious: hPrevious(step: t, layer: l) + first,
+                cPrevious: cPrevious(step: t, layer: l) + first, gates: records ? gates[t][l].pointer + first : nil,
+                cNext: cells[t][l].pointer + first, hNext: hiddens[t][l].pointer + first)
         }
         let top = layers.count - 1
         l2l_output_forward(
@@ -159,15 +181,13 @@ final class Tape: @unchecked Sendable {
     func backward(steps: Int, phi: UnsafePointer<Float>, weights: [Float], into dPhi: UnsafeMutablePointer<Float>) {
         precondition(records, "the backward pass needs a tape that records")
         precondition(steps <= self.steps && weights.count > steps, "an unroll of \(steps) steps needs \(steps + 1) weights and a tape that long")
-        forEachBlock { index, block in
-            // Coordinates do not interact in the backward pass either, so each block goes back
-            // through the whole unroll one chunk of columns at a time: the chunk's scratch
-            // (∂gates, ∂c, ∂h) then stays in the core's L2 cache instead of travelling to memory.
-            let partial = partialGradients[index].pointer
+        forEachChunk(backwardChunks) { _, chunk in
+            // Coordinates do not interact in the backward pass either, so each chunk goes back
+            // through the whole unroll on its own: its scratch (∂gates, ∂c, ∂h) then stays in the
+            // core's L2 cache instead of travelling to memory.
+            let partial = partialGradients[chunk].pointer
             partial.update(repeating: 0, count: architecture.parameterCount)
-            for start in stride(from: block.lowerBound, to: block.upperBound, by: Self.backwardChunk) {
-                backward(steps: steps, phi: phi, weights: weights, columns: start..<min(start + Self.backwardChunk, block.upperBound), into: partial)
-            }
+            backward(steps: steps, phi: phi, weights: weights, columns: backwardChunks[chunk], into: partial)
         }
         let count = architecture.parameterCount
         dPhi.update(from: partialGradients[0].pointer, count: count)
@@ -209,4 +229,13 @@ final class Tape: @unchecked Sendable {
             }
         }
     }
+}
+
+/// How many chunks of a pass the workers have claimed between them.
+private final class ChunkClaims: Sendable {
+    private let claimed = Atomic<Int>(0)
+    let count: Int
+    init(count: Int) { self.count = count }
+    /// Whether one more chunk is left for the caller.
+    func claim() -> Bool { claimed.wrappingAdd(1, ordering: .relaxed).oldValue < count }
 }
