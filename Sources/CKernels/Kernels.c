@@ -1,14 +1,5 @@
 #include "CKernels.h"
-
-#if defined(__x86_64__) && defined(__clang__)
-#define L2L_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define L2L_CLONES
-#endif
-
-// Sixteen floats: one AVX-512 register, two AVX2 ones, four SSE ones, depending on the clone.
-typedef float v16 __attribute__((vector_size(64)));
-typedef float v16u __attribute__((vector_size(64), aligned(4)));
+#include "Vectors.h"
 
 // tanh as a rational function of odd degree 13 over even degree 6, the form Eigen uses for
 // float: accurate to a few ulp on [-9, 9], where it is clamped (tanh(±9) = ±1 in float).
@@ -20,7 +11,9 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));
 // two commutes with rounding, so y·P(y²)/Q(y²) comes out bit for bit as (x·P'(x²)/Q'(x²))/2
 // without the multiplication by 1/2.
 #define L2L_TANH_CLAMP 7.90531110763549805f
-static inline __attribute__((always_inline)) v16 rational_tanh(v16 x, const float clamp, const float scale) {
+// (Vectors pass by pointer: by value, they would change the ABI between clones; all is inlined.)
+static inline __attribute__((always_inline)) void rational_tanh(v16 *value, const float clamp, const float scale) {
+    v16 x = *value;
     const float s1 = 1 / scale, s2 = s1 / scale, s3 = s2 / scale, s4 = s3 / scale, s5 = s4 / scale, s6 = s5 / scale;
     x = __builtin_elementwise_min(__builtin_elementwise_max(x, (v16){0} - clamp), (v16){0} + clamp);
     const v16 x2 = x * x;
@@ -33,16 +26,17 @@ static inline __attribute__((always_inline)) v16 rational_tanh(v16 x, const floa
     v16 q = x2 * (1.19825839466702e-06f * s3) + 1.18534705686654e-04f * s2;
     q = q * x2 + 2.26843463243900e-03f * s1;
     q = q * x2 + 4.89352518554385e-03f;
-    return (p * x) / q;
+    *value = (p * x) / q;
 }
 
 static inline __attribute__((always_inline)) void vector_tanh(v16 *value) {
-    *value = rational_tanh(*value, L2L_TANH_CLAMP, 1);
+    rational_tanh(value, L2L_TANH_CLAMP, 1);
 }
 
 // σ(x) = 1/2 + tanh(x/2)/2 = 1/2 + (x·P'(x²)/Q'(x²))/4 (see rational_tanh).
 static inline __attribute__((always_inline)) void vector_sigmoid(v16 *value) {
-    *value = 0.5f + 0.25f * rational_tanh(*value, 2 * L2L_TANH_CLAMP, 4);
+    rational_tanh(value, 2 * L2L_TANH_CLAMP, 4);
+    *value = 0.5f + 0.25f * *value;
 }
 
 // Compiled for baseline x86-64 (no FMA): the kernels' clones fuse the multiply-adds and round
@@ -212,7 +206,7 @@ void l2l_lstm_product(int64_t m, int64_t columns, const float *init, int64_t k1,
 // The sums of the 16 lanes of each of 16 vectors, as one vector (lane k: the sum of s[k]), by a
 // tree of additions, each level adding the halves of pairs of vectors: 15 additions and 30
 // shuffles instead of 240 scalar additions. The order is fixed, so every clone gives the same.
-static inline __attribute__((always_inline)) v16 lane_sums16(const v16 *s) {
+static inline __attribute__((always_inline)) void lane_sums16(const v16 *s, v16 *sums) {
     v16 t[8], u[4], v[2];
     for (int p = 0; p < 8; p++)
         t[p] = __builtin_shufflevector(s[2 * p], s[2 * p + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)
@@ -223,8 +217,8 @@ static inline __attribute__((always_inline)) v16 lane_sums16(const v16 *s) {
     for (int p = 0; p < 2; p++)
         v[p] = __builtin_shufflevector(u[2 * p], u[2 * p + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29)
              + __builtin_shufflevector(u[2 * p], u[2 * p + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
-    return __builtin_shufflevector(v[0], v[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
-         + __builtin_shufflevector(v[0], v[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    *sums = __builtin_shufflevector(v[0], v[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+          + __builtin_shufflevector(v[0], v[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
 }
 
 // ∂W of one layer: dw (rows × width, row stride ldw) += A · Bᵀ over `columns` coordinates, A's
@@ -242,7 +236,8 @@ static inline __attribute__((always_inline)) void weight_gradient_tile(
         for (int r = 0; r < R; r++)
             for (int g = 0; g < 4; g++) sum[4 * r + g] += x[r] * y[g];
     }
-    const v16 totals = lane_sums16(sum);
+    v16 totals;
+    lane_sums16(sum, &totals);
     for (int r = 0; r < R; r++)
         for (int g = 0; g < 4; g++) dw[r * ldw + g] += totals[4 * r + g];
 }

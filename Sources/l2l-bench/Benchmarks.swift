@@ -1,4 +1,4 @@
-import CPeak
+import CKernels
 import Foundation
 import L2L
 import MNIST
@@ -52,7 +52,7 @@ struct BenchReport: Codable {
     var machine: Machine
     var codeVersion: String
     var sgemmPeakGFLOPS: [Peak]
-    /// The multiply-add peak in the widest vectors the processor has (CPeak).
+    /// The multiply-add peak in the widest vectors the processor has (`l2l_fma_peak`).
     var fmaPeakGFLOPS: [Peak]
     var results: [BenchResult]
 

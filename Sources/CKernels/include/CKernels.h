@@ -1,7 +1,8 @@
 // The hot loops of the coordinate-wise LSTM (its matrix products, cell updates and reductions),
 // in C so that they vectorise, with versions for AVX-512, AVX2 and baseline x86-64 chosen at run
-// time (target_clones): the binary runs on any x86-64 machine and is fast on this one. This
-// module provides no stable Swift API.
+// time (target_clones): the binary runs on any x86-64 machine and is fast on this one. Also what
+// the block workers and the benchmark need from the processor (System.c, Peak.c). This module
+// provides no stable Swift API.
 #ifndef L2L_CKERNELS_H
 #define L2L_CKERNELS_H
 
@@ -59,6 +60,12 @@ void l2l_bytes_to_floats(int64_t count, const uint8_t *bytes, float divisor, flo
 float l2l_tanh(float x);
 /// σ(x) = (1 + tanh(x/2)) / 2 with the same tanh, for tests.
 float l2l_sigmoid(float x);
+
+/// Runs `iterations` rounds of twelve independent chains of 16-wide multiply-adds, in the widest
+/// vectors the processor has, and returns the floating-point operations done (2 per multiply-add
+/// and lane): the arithmetic peak, for the benchmark. `sink` receives a value that depends on all
+/// of them, so that none can be optimised away.
+double l2l_fma_peak(int64_t iterations, float *sink);
 
 /// CPUs this process may run on (its affinity mask, as `taskset` sets it).
 int l2l_available_cpus(void);

@@ -1,12 +1,6 @@
-#include "CPeak.h"
-
-#if defined(__x86_64__) && defined(__clang__)
-#define L2L_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define L2L_CLONES
-#endif
-
-typedef float v16 __attribute__((vector_size(64)));
+// The processor's multiply-add peak, for the benchmark's efficiencies.
+#include "CKernels.h"
+#include "Vectors.h"
 
 // Twelve chains: enough independent multiply-adds to cover two FMA units' latency (4 cycles).
 L2L_CLONES
