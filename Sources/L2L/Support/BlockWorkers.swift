@@ -6,16 +6,18 @@ import Synchronization
 import Glibc
 #endif
 
-/// The two workers that run the coordinate blocks of the learned optimizer: the calling thread
-/// and one helper thread, kept for the life of the process.
+/// The two workers that share the work of a step (the learned optimizer's chunks of coordinates,
+/// the MLP's blocks of rows): the calling thread and one helper thread, kept for the life of the
+/// process.
 ///
-/// A step of the optimizer is a millisecond of work, so handing a block to a sleeping thread (as
+/// A step of the optimizer is a millisecond of work, so handing work to a sleeping thread (as
 /// `DispatchQueue.concurrentPerform` does) loses a noticeable share of it to waking that thread up.
 /// The helper therefore spins for a while after each job before it sleeps, as OpenMP runtimes do.
 /// It is only started when the process may run on two CPUs or more (its affinity mask); otherwise,
-/// and whenever another thread is already using the helper, the caller runs every block itself.
-/// Which worker runs a block never changes a result: the blocks are fixed, each writes its own
-/// memory, and the helper runs under the caller's floating-point mode (denormals flushed or not).
+/// and whenever another thread is already using the helper, the caller runs every index itself.
+/// Which worker runs what never changes a result: the callers' pieces of work are fixed and each
+/// writes its own memory, and the helper runs under the caller's floating-point mode (denormals
+/// flushed or not).
 final class BlockWorkers: @unchecked Sendable {
     static let shared = BlockWorkers()
 
