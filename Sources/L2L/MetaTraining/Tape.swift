@@ -82,13 +82,14 @@ final class Tape: @unchecked Sendable {
         dc = layers.map { Buffer(count: $0.hidden * columns) }
         let widest = max(layers.map(\.hidden).max() ?? 0, architecture.preprocessing.inputSize)
         dhAbove = Buffer(count: widest * columns)
-        dGates = Buffer(count: (layers.map(\.gateCount).max() ?? 0) * columns)
+        let widestGates = layers.map(\.gateCount).max() ?? 0
+        dGates = Buffer(count: widestGates * columns)
         dTheta = Buffer(count: columns)
         dy = Buffer(count: columns)
         forwardChunks = Self.chunks(columns: columns, width: Self.forwardChunk)
         backwardChunks = Self.chunks(columns: columns, width: Self.backwardChunk)
         partialGradients = backwardChunks.map { _ in Buffer(count: architecture.parameterCount) }
-        rawGates = (0..<Self.workerCount).map { _ in Buffer(count: (layers.map(\.gateCount).max() ?? 0) * Self.forwardChunk) }
+        rawGates = (0..<Self.workerCount).map { _ in Buffer(count: widestGates * Self.forwardChunk) }
     }
 
     /// `columns` cut into an even number of near-equal chunks (so that two workers can share
@@ -102,12 +103,12 @@ final class Tape: @unchecked Sendable {
     }
 
     /// Runs `body(worker, chunk)` for every chunk, worker 0 taking chunks from the first up and
-    /// worker 1 from the last down until all are taken, with denormals flushed. The chunks write
-    /// disjoint columns of the buffers.
+    /// worker 1 from the last down until all are taken, with denormals flushed (the helper runs
+    /// under the caller's mode). The chunks write disjoint columns of the buffers.
     private func forEachChunk(_ chunks: [Range<Int>], _ body: (_ worker: Int, _ chunk: Int) -> Void) {
         let claims = ChunkClaims(count: chunks.count)
-        BlockWorkers.shared.run(Self.workerCount) { worker in
-            Matrix.withDenormalsFlushed {
+        Matrix.withDenormalsFlushed {
+            BlockWorkers.shared.run(Self.workerCount) { worker in
                 // Each side's chunks are contiguous from its end, and the claims never exceed the
                 // count, so the two sides never take the same chunk.
                 var next = worker == 0 ? 0 : chunks.count - 1
