@@ -14,6 +14,7 @@ L2L_INLINE hid_t l2l_H5E_DEFAULT(void) { return H5E_DEFAULT; }
 L2L_INLINE hid_t l2l_H5S_ALL(void) { return H5S_ALL; }
 L2L_INLINE hid_t l2l_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
 L2L_INLINE hid_t l2l_H5P_LINK_CREATE(void) { return H5P_LINK_CREATE; }
+L2L_INLINE hid_t l2l_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
 
 // File access flags
 L2L_INLINE unsigned l2l_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }

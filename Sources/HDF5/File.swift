@@ -20,7 +20,12 @@ public final class File: Container {
         case exclusive
     }
 
-    private init(path: String, id: hid_t) {
+    /// Whether the file lives in memory (HDF5's core driver) and reaches the disk only through
+    /// `save()`.
+    public let isInMemory: Bool
+
+    private init(path: String, id: hid_t, inMemory: Bool = false) {
+        self.isInMemory = inMemory
         super.init(filePath: path, objectPath: "/", handle: Handle(id, close: H5Fclose))
     }
 
@@ -38,6 +43,48 @@ public final class File: Container {
         let flags = mode == .readOnly ? l2l_H5F_ACC_RDONLY() : l2l_H5F_ACC_RDWR()
         let id = try Library.check(H5Fopen(path, flags, l2l_H5P_DEFAULT()), "H5Fopen", file: path, object: "/")
         return File(path: path, id: id)
+    }
+
+    /// Creates a file that lives in memory until `save()` writes it, whole, to `path`. Nothing
+    /// is written to disk before that: an existing file at `path` stays as it is until a save
+    /// replaces it.
+    public static func createInMemory(_ path: String) throws(HDF5Error) -> File {
+        _ = Library.initialized
+        let access = try inMemoryAccessList(path)
+        let id = try Library.check(H5Fcreate(path, l2l_H5F_ACC_TRUNC(), l2l_H5P_DEFAULT(), access.id), "H5Fcreate", file: path, object: "/")
+        return File(path: path, id: id, inMemory: true)
+    }
+
+    /// Reads the file at `path` into memory, writable there; changes reach the disk only through
+    /// `save()`, so a failure in the middle of an update leaves the file on disk as it was.
+    public static func openInMemory(_ path: String) throws(HDF5Error) -> File {
+        _ = Library.initialized
+        let access = try inMemoryAccessList(path)
+        let id = try Library.check(H5Fopen(path, l2l_H5F_ACC_RDWR(), access.id), "H5Fopen", file: path, object: "/")
+        return File(path: path, id: id, inMemory: true)
+    }
+
+    /// Writes an in-memory file to its path: the image goes to a temporary file beside it, is
+    /// synced to disk and renamed over the path (see `DurableWrite`). A failure, `ENOSPC`
+    /// included, throws `HDF5Error.Kind.system` and leaves the file on disk as it was; HDF5
+    /// itself never sees a failed write, so the file in memory stays usable.
+    public func save() throws(HDF5Error) {
+        guard isInMemory else { throw HDF5Error(file: filePath, object: "/", kind: .invalidArgument("save() needs a file opened with createInMemory or openInMemory")) }
+        try Library.check(H5Fflush(id, H5F_SCOPE_GLOBAL), "H5Fflush", file: filePath, object: "/")
+        let size = try Library.check(H5Fget_file_image(id, nil, 0), "H5Fget_file_image", file: filePath, object: "/")
+        var image = [UInt8](repeating: 0, count: Int(size))
+        let copied = image.withUnsafeMutableBytes { buffer in Library.locked { H5Fget_file_image(id, buffer.baseAddress, buffer.count) } }
+        try Library.check(copied, "H5Fget_file_image", file: filePath, object: "/")
+        try DurableWrite.replace(filePath, with: image)
+    }
+
+    /// A file-access property list for HDF5's core driver without a backing store, and without
+    /// HDF5's own file locking (the stages lock their run folder instead).
+    private static func inMemoryAccessList(_ path: String) throws(HDF5Error) -> Handle {
+        let list = Handle(try Library.check(H5Pcreate(l2l_H5P_FILE_ACCESS()), "H5Pcreate", file: path, object: "/"), close: H5Pclose)
+        try Library.check(H5Pset_fapl_core(list.id, 1 << 20, false), "H5Pset_fapl_core", file: path, object: "/")
+        try Library.check(H5Pset_file_locking(list.id, false, true), "H5Pset_file_locking", file: path, object: "/")
+        return list
     }
 
     /// Whether `path` is a readable HDF5 file (without raising HDF5 errors).

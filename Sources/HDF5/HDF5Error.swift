@@ -1,4 +1,5 @@
 import CHDF5
+import Glibc
 
 /// Every failure of the HDF5 layer: what went wrong, in which file, at which object.
 ///
@@ -21,6 +22,8 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
         case wrongKind(expected: String, found: String)
         /// A call with arguments that cannot describe a valid HDF5 object.
         case invalidArgument(String)
+        /// A system call failed while the file was written to disk (`ENOSPC` for a full disk).
+        case system(operation: String, errno: Int32)
     }
 
     /// The file's path as it was opened or created.
@@ -53,6 +56,19 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
             return "HDF5 error in \(location): expected a \(expected), found a \(found)"
         case let .invalidArgument(reason):
             return "HDF5 error in \(location): \(reason)"
+        case let .system(operation, number):
+            return "cannot write '\(file)': \(operation) failed: \(systemErrorDescription(number))"
         }
     }
+}
+
+/// `strerror` with the symbolic name, as in "No space left on device (ENOSPC)".
+public func systemErrorDescription(_ number: Int32) -> String {
+    let names: [Int32: String] = [
+        ENOSPC: "ENOSPC", EDQUOT: "EDQUOT", EFBIG: "EFBIG", EIO: "EIO", EROFS: "EROFS", EACCES: "EACCES",
+        EPERM: "EPERM", ENOENT: "ENOENT", ENOTDIR: "ENOTDIR", EISDIR: "EISDIR", EEXIST: "EEXIST", EXDEV: "EXDEV",
+        ENAMETOOLONG: "ENAMETOOLONG", EMFILE: "EMFILE",
+    ]
+    let text = String(cString: strerror(number))
+    return names[number].map { "\(text) (\($0))" } ?? "\(text) (errno \(number))"
 }

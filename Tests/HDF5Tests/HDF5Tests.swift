@@ -215,3 +215,86 @@ struct HDF5Tests {
         #expect(try file.children().isEmpty)
     }
 }
+
+/// In-memory files and their atomic saves: the file on disk is either the old one or the new one,
+/// whatever fails in between, a full disk included.
+@Suite("HDF5 in-memory files and durable saves")
+struct DurableSaveTests {
+    static func bytes(_ path: String) -> [UInt8]? { FileManager.default.contents(atPath: path).map(Array.init) }
+
+    static func temporaries(in folder: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.contains(".partial-") }
+    }
+
+    @Test("nothing reaches the disk before save(); save() replaces the file whole; other readers open it meanwhile")
+    func saveReplaces() throws {
+        let folder = try TemporaryDirectory()
+        let path = folder.path("run.h5")
+        do {
+            let file = try File.create(path)
+            try file.createDataset("values", values: [Float](repeating: 1, count: 10), shape: [10])
+        }
+        let before = Self.bytes(path)
+        do {
+            let created = try File.createInMemory(path)
+            try created.createDataset("other", values: [Int64(7)], shape: [1])
+        }
+        #expect(Self.bytes(path) == before, "createInMemory changed the file on disk")
+
+        let file = try File.openInMemory(path)
+        try file.openDataset("values").write([Float](repeating: 2, count: 10))
+        try file.setAttribute("note", "changed")
+        #expect(Self.bytes(path) == before, "a write reached the disk before save()")
+        // A reader (h5py, h5dump, another stage) may open the file while it is held in memory.
+        #expect(try File.open(path).openDataset("values").read(Float.self) == [Float](repeating: 1, count: 10))
+        try file.save()
+        #expect(try File.open(path).openDataset("values").read(Float.self) == [Float](repeating: 2, count: 10))
+        #expect(try File.open(path).stringAttribute("note") == "changed")
+        // The file in memory goes on after a save.
+        try file.openDataset("values").write([Float](repeating: 3, count: 10))
+        try file.save()
+        #expect(try File.open(path).openDataset("values").read(Float.self) == [Float](repeating: 3, count: 10))
+        #expect(Self.temporaries(in: folder.url.path).isEmpty)
+    }
+
+    @Test("a full disk: save() throws ENOSPC naming the file, the old file stays byte for byte, no temporary file remains; after space is freed the same file saves", .enabled(if: SmallDisk.available))
+    func fullDisk() throws {
+        let disk = try SmallDisk(megabytes: 2)
+        let path = disk.path("run.h5")
+        let file = try File.createInMemory(path)
+        try file.createDataset("small", values: [Float](repeating: 1, count: 100), shape: [100])
+        try file.save()
+        let before = Self.bytes(path)
+        // 1.5 MB that do not fit beside the filler.
+        try file.createDataset("large", values: (0..<400_000).map { Float($0) }, shape: [400_000])
+        let filler = disk.fill()
+        #expect {
+            try file.save()
+        } throws: { error in
+            guard let error = error as? HDF5Error, case let .system(_, number) = error.kind else { return false }
+            return number == ENOSPC && error.file == path && error.description.contains("ENOSPC")
+        }
+        #expect(Self.bytes(path) == before, "the failed save changed the file on disk")
+        #expect(Self.temporaries(in: disk.url.path).isEmpty)
+        #expect(try File.open(path).openDataset("small").read(Float.self).count == 100)
+        disk.free(filler)
+        try file.save()
+        #expect(try File.open(path).openDataset("large").read(Float.self).last == 399_999)
+    }
+
+    @Test("a temporary file whose process is gone is removed at the next start; one of a live process is kept")
+    func staleTemporaries() throws {
+        let folder = try TemporaryDirectory()
+        let path = folder.path("eval.h5")
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let stale = folder.path(".eval.h5.partial-\(finished.processIdentifier)")
+        let live = folder.path(".eval.h5.partial-1")  // init: always running
+        for name in [stale, live] { FileManager.default.createFile(atPath: name, contents: Data([1, 2, 3])) }
+        #expect(DurableWrite.removeStaleTemporaries(of: path) == [stale])
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(FileManager.default.fileExists(atPath: live))
+    }
+}
