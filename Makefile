@@ -64,17 +64,18 @@ data/mnist.h5: | build
 
 train: $(EXPERIMENTS:%=runs/%/train.done)
 
-# --resume continues an interrupted run, or extends it when only epochs changed; it exits with 3
-# when the pipeline's meta-training settings changed, and the run starts over.
+# --set-aside continues an interrupted run, or extends it when only epochs changed; when the
+# pipeline's meta-training settings changed, it moves the old run to runs/<name>/set-aside/ (never
+# deletes it) and starts anew, or brings back a set-aside run of these settings. make never passes
+# --force. Any pipelines/<name>.yaml works: make train EXPERIMENTS=<name>.
 runs/%/train.done: pipelines/%.yaml | build data/mnist.h5
-	@echo "$(RELEASE)/l2l-train $< --resume"; \
-	$(RELEASE)/l2l-train $< --resume; status=$$?; \
-	if [ $$status -eq 3 ]; then echo "$(RELEASE)/l2l-train $< --force"; $(RELEASE)/l2l-train $< --force; status=$$?; fi; \
-	[ $$status -eq 0 ] && touch $@
+	$(RELEASE)/l2l-train $< --out runs/$* --set-aside
+	touch $@
 
 resume: | build data/mnist.h5
 	@for experiment in $(EXPERIMENTS); do \
-	  $(RELEASE)/l2l-train pipelines/$$experiment.yaml --resume || exit 1; \
+	  echo "$(RELEASE)/l2l-train pipelines/$$experiment.yaml --out runs/$$experiment --resume"; \
+	  $(RELEASE)/l2l-train pipelines/$$experiment.yaml --out runs/$$experiment --resume || exit $$?; \
 	  touch runs/$$experiment/train.done; \
 	done
 
@@ -82,8 +83,11 @@ resume: | build data/mnist.h5
 
 eval: $(EXPERIMENTS:%=runs/%/eval.h5)
 
-runs/%/eval.h5: runs/%/train.done pipelines/%.yaml | build
-	$(RELEASE)/l2l-eval pipelines/$*.yaml
+# Evaluation reruns when train.h5 changed after eval.h5 was written (a resumed, extended or new
+# run: eval.h5 records the run_id and the epoch of the φ it evaluated).
+.SECONDEXPANSION:
+runs/%/eval.h5: runs/%/train.done $$(wildcard runs/$$*/train.h5) pipelines/%.yaml | build
+	$(RELEASE)/l2l-eval pipelines/$*.yaml --out runs/$*
 
 figures: figures/quadratic.png figures/mnist.png
 
@@ -104,8 +108,8 @@ $(VENV)/installed: requirements.txt | deps
 # --- the whole chain on a tiny configuration ---------------------------------------------------
 
 smoke: build data/mnist.h5 venv
-	$(RELEASE)/l2l-train pipelines/smoke.yaml --force
-	$(RELEASE)/l2l-eval pipelines/smoke.yaml
+	$(RELEASE)/l2l-train pipelines/smoke.yaml --out runs/smoke --set-aside
+	$(RELEASE)/l2l-eval pipelines/smoke.yaml --out runs/smoke
 	$(PYTHON) scripts/figures.py --runs runs --out runs/smoke/figures --mnist smoke
 	h5dump -H runs/smoke/train.h5 > /dev/null
 	h5dump -H runs/smoke/eval.h5 > /dev/null

@@ -60,6 +60,21 @@ def final_losses(problem_group):
     return {name: float(problem_group[name]["mean"][-1]) for name in STYLE if name in problem_group}
 
 
+def check_provenance(eval_path, train_path):
+    """Refuses an eval.h5 that evaluated another training run than the train.h5 beside it."""
+    if not os.path.exists(train_path):
+        print(f"warning: {eval_path}: no {train_path} beside it; cannot check which run it evaluated", file=sys.stderr)
+        return
+    with h5py.File(eval_path, "r") as evaluation, h5py.File(train_path, "r") as training:
+        evaluated = evaluation.attrs.get("train_run_id")
+        current = training.attrs.get("run_id")
+        if evaluated is None or current is None:
+            print(f"warning: {eval_path} or {train_path} records no run id (an older layout); cannot check that they belong together", file=sys.stderr)
+        elif evaluated != current:
+            sys.exit(f"{eval_path} evaluated run {evaluated}, but {train_path} is run {current}: "
+                     f"evaluate again (make eval, or l2l-eval --out {os.path.dirname(eval_path)})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="runs", help="folder holding <experiment>/eval.h5")
@@ -78,6 +93,7 @@ def main():
         if not os.path.exists(path):
             print(f"skipping {figure}: no {path}", file=sys.stderr)
             continue
+        check_provenance(path, os.path.join(arguments.runs, experiment, "train.h5"))
         with h5py.File(path, "r") as file:
             missing = [p for p, _ in panels if p not in file["problems"]]
             if missing:

@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Gzip
+import HDF5
 
 /// Why the fetch stage stopped.
 public struct FetchError: Error, CustomStringConvertible, Sendable {
@@ -72,7 +73,13 @@ public struct MNISTFetch: Sendable {
     }
 
     public func run(reporter: FetchReporter = SilentReporter()) throws -> Outcome {
+        // A signal while the output is saved removes the temporary file; one left by a process
+        // killed with SIGKILL is removed here.
+        TemporaryFiles.removeOnSignal()
         try prepareOutputFolder()
+        for stale in DurableWrite.removeStaleTemporaries(of: output) {
+            reporter.note("removed \(stale), left by a process that no longer runs")
+        }
         if FileManager.default.fileExists(atPath: output), !force {
             do {
                 try MNISTStore.verify(output, expectedChecksums: expectedChecksums)

@@ -43,32 +43,14 @@ public enum MNISTStore {
     /// Images are compressed in chunks of this many images (784 KB uncompressed).
     static let imagesPerChunk = 1000
 
-    /// Writes `archive` to `path` atomically: into a temporary file in the same folder, flushed to
-    /// disk, then renamed over `path`. On any failure the temporary file is removed and `path` is
-    /// untouched.
+    /// Writes `archive` to `path` atomically: the file is built in memory and saved whole
+    /// (`File.save()`: a temporary file in the same folder, synced, renamed over `path`). On any
+    /// failure, a full disk included, no temporary file remains and `path` is untouched.
     public static func write(_ archive: MNISTArchive, provenance: Provenance, to path: String) throws {
-        let destination = URL(fileURLWithPath: path)
-        let folder = destination.deletingLastPathComponent()
-        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        let temporary = folder.appendingPathComponent(".\(destination.lastPathComponent).partial-\(getpid())-\(suffix)")
-        var created = false
-        do {
-            // Created exclusively: a name that is taken fails here, and is never removed below.
-            let file = try File.create(temporary.path, mode: .exclusive)
-            created = true
-            try writeContents(archive, provenance: provenance, to: file)
-            try synchronize(temporary.path)
-            guard rename(temporary.path, destination.path) == 0 else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [
-                    NSFilePathErrorKey: destination.path,
-                    NSLocalizedDescriptionKey: "cannot rename '\(temporary.path)' to '\(destination.path)': \(String(cString: strerror(errno)))",
-                ])
-            }
-            try? synchronize(folder.path)
-        } catch {
-            if created { try? FileManager.default.removeItem(at: temporary) }
-            throw error
-        }
+        let file = try File.createInMemory(path)
+        try writeContents(archive, provenance: provenance, to: file)
+        try file.save()
+        try file.close()
     }
 
     /// Checks that `path` holds the layout above, with the expected checksums both recorded and
@@ -172,14 +154,5 @@ public enum MNISTStore {
         }
         try file.setAttribute(Attribute.toolVersion, provenance.toolVersion)
         try file.setAttribute(Attribute.created, ISO8601DateFormatter().string(from: provenance.created))
-        try file.close()
-    }
-
-    /// fsync: the data reaches the disk before the rename makes it visible.
-    private static func synchronize(_ path: String) throws {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        defer { close(descriptor) }
-        guard fsync(descriptor) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
     }
 }

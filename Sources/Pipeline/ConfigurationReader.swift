@@ -1,27 +1,6 @@
 import Foundation
 import Yams
 
-/// Why an experiment definition was refused: the file, the key (a dotted path), and the reason.
-public struct PipelineError: Error, CustomStringConvertible, Sendable {
-    public let file: String
-    public let key: String
-    public let reason: String
-    /// The line in the file, when known.
-    public let line: Int?
-
-    public init(file: String, key: String, reason: String, line: Int? = nil) {
-        self.file = file
-        self.key = key
-        self.reason = reason
-        self.line = line
-    }
-
-    public var description: String {
-        let place = line.map { "\(file):\($0)" } ?? file
-        return key.isEmpty ? "\(place): \(reason)" : "\(place): '\(key)': \(reason)"
-    }
-}
-
 /// Reads one YAML mapping strictly: every key it asks for must be there, with a value of the
 /// right type and range, and `finish()` rejects any key nobody asked for.
 struct ConfigurationReader {
@@ -46,11 +25,50 @@ struct ConfigurationReader {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw Self.describe(error, file: file, text: text)
         } catch {
             throw PipelineError(file: file, key: "", reason: "not valid YAML: \(error)")
         }
         guard let node else { throw PipelineError(file: file, key: "", reason: "the file is empty") }
+        try rejectMergeKeys(node, file: file)
         return try ConfigurationReader(file: file, path: "", node: node)
+    }
+
+    /// A YAML error as the line it happened on, not the whole file Yams quotes.
+    private static func describe(_ error: YamlError, file: String, text: String) -> PipelineError {
+        func line(_ number: Int) -> String {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            return number >= 1 && number <= lines.count ? ": " + lines[number - 1].trimmingCharacters(in: .whitespaces).prefix(120) : ""
+        }
+        switch error {
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return PipelineError(file: file, key: "", reason: "duplicate key \(duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")) in the mapping starting at line \(context.mark.line)\(line(context.mark.line))", line: context.mark.line)
+        case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
+            return PipelineError(file: file, key: "", reason: "not valid YAML: \(problem) (column \(mark.column))\(line(mark.line))", line: mark.line)
+        case let .reader(problem, _, _, _):
+            return PipelineError(file: file, key: "", reason: "not readable as YAML text: \(problem)")
+        default:
+            return PipelineError(file: file, key: "", reason: "not valid YAML: \(String(describing: error).prefix(200))")
+        }
+    }
+
+    /// YAML merge keys (`<<: *anchor`) would be read as a key named "<<": say so instead of
+    /// reporting the merged keys as missing.
+    private static func rejectMergeKeys(_ node: Node, file: String) throws(PipelineError) {
+        switch node {
+        case let .mapping(mapping):
+            for (key, value) in mapping {
+                if key.string == "<<" {
+                    throw PipelineError(file: file, key: "", reason: "YAML merge keys ('<<:') are not supported; write the keys out", line: key.mark?.line)
+                }
+                try rejectMergeKeys(value, file: file)
+            }
+        case let .sequence(sequence):
+            for item in sequence { try rejectMergeKeys(item, file: file) }
+        default:
+            break
+        }
     }
 
     func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }

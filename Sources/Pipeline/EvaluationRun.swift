@@ -20,8 +20,9 @@ public struct EvaluationRun {
         self.mnistPath = mnistPath
     }
 
-    public var trainPath: String { TrainFile.path(inRun: runFolder) }
-    public var path: String { URL(fileURLWithPath: runFolder).appendingPathComponent("eval.h5").path }
+    var folder: RunFolder { RunFolder(path: runFolder) }
+    public var trainPath: String { folder.trainPath }
+    public var path: String { folder.evalPath }
 
     /// One optimizer's results on one problem.
     struct Result {
@@ -31,57 +32,83 @@ public struct EvaluationRun {
         let tuning: [(learningRate: Float, score: Double)]
     }
 
+    /// The φ evaluated and where it came from, recorded in `eval.h5`.
+    struct Source {
+        let phi: Phi
+        /// `/phi/best` or `/phi/latest`.
+        let group: String
+        /// Trajectories done when that φ was taken.
+        let epoch: Int64
+        /// `train.h5`'s `run_id` (format 2 files have none: their creation time stands in).
+        let runID: String
+    }
+
     public func run() throws {
-        let (phi, source) = try loadPhi()
-        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [.test])
-        let folder = URL(fileURLWithPath: runFolder)
-        let temporary = folder.appendingPathComponent(".eval.h5.partial-\(getpid())").path
-        do {
-            let file = try File.create(temporary, mode: .truncate)
-            try Provenance.record(on: file, configuration: configuration, tool: "l2l-eval", mnistPath: experiment.mnistPath)
-            try file.setAttribute("format", "l2l-eval")
-            try file.setAttribute("format_version", Int32(1))
-            try file.setAttribute("phi_source", source)
-            try file.setAttribute("horizon", Int64(configuration.horizon))
-            for problem in configuration.evaluationProblems {
-                note("evaluating on \(problem.name)")
-                let results: [Result]
-                switch AnyProblem(problem.optimizee, data: experiment.data(.test)) {
-                case let .quadratic(quadratic): results = evaluate(problem: quadratic, name: problem.name, phi: phi)
-                case let .mlp(mlp): results = evaluate(problem: mlp, name: problem.name, phi: phi)
-                }
-                try write(results, problem: problem.name, to: file)
-            }
-            try file.close()
-            guard rename(temporary, path) == 0 else {
-                throw PipelineError(file: path, key: "", reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw error
+        // The file is built in memory and saved at the end; a signal during that save removes
+        // the temporary file before the process ends.
+        TemporaryFiles.removeOnSignal()
+        try folder.prepare(create: false)
+        guard FileManager.default.fileExists(atPath: trainPath) else {
+            throw RunError(file: trainPath, "no training run here; run l2l-train \(configuration.path) first")
         }
+        let lock = try folder.lock(stage: "l2l-eval")
+        defer { withExtendedLifetime(lock) {} }
+        folder.removeStaleTemporaries()
+        let source = try loadPhi()
+        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [.test])
+        let file = try File.createInMemory(path)
+        try Provenance.record(on: file, configuration: configuration, tool: "l2l-eval", mnistPath: experiment.mnistPath)
+        try file.setAttribute("format", "l2l-eval")
+        try file.setAttribute("format_version", Int32(2))
+        try file.setAttribute("phi_source", "\(source.group) (trajectory \(source.epoch))")
+        try file.setAttribute("phi_epoch", source.epoch)
+        try file.setAttribute("train_run_id", source.runID)
+        try file.setAttribute("horizon", Int64(configuration.horizon))
+        for problem in configuration.evaluationProblems {
+            note("evaluating on \(problem.name)")
+            let results: [Result]
+            switch AnyProblem(problem.optimizee, data: try experiment.data(.test)) {
+            case let .quadratic(quadratic): results = evaluate(problem: quadratic, name: problem.name, phi: source.phi)
+            case let .mlp(mlp): results = evaluate(problem: mlp, name: problem.name, phi: source.phi)
+            }
+            try write(results, problem: problem.name, to: file)
+        }
+        try file.save()
         note("wrote \(path)")
     }
 
     // MARK: Implementation
 
-    /// `/phi/best` of the training run (or `/phi/latest` when no validation has run yet).
-    private func loadPhi() throws -> (Phi, String) {
-        guard FileManager.default.fileExists(atPath: trainPath) else {
-            throw PipelineError(file: trainPath, key: "", reason: "no training run here; run l2l-train \(configuration.path) first")
-        }
+    /// `/phi/best` of the training run (or `/phi/latest` when no validation has run yet), checked:
+    /// the run's layout and settings must be this pipeline's, and φ finite and of this
+    /// architecture's shapes.
+    private func loadPhi() throws -> Source {
+        guard File.isHDF5(trainPath) else { throw RunError(file: trainPath, "is not an HDF5 file (truncated or overwritten?)") }
         let file = try File.open(trainPath)
-        let storedText = (try? file.stringAttribute("configuration")) ?? ""
-        guard let stored = try? PipelineConfiguration(text: storedText, path: trainPath), configuration.trainsLike(stored) else {
-            throw PipelineError(file: trainPath, key: "", reason: "was trained with other settings than \(configuration.path) now holds; train again (l2l-train --force)")
+        let version = try file.attribute("format_version", as: Int32.self)
+        guard TrainFile.readableVersions.contains(version) else {
+            throw RunError(file: trainPath, object: "/@format_version", "is \(version); this l2l-eval reads \(TrainFile.readableVersions)")
         }
+        let storedText = try file.stringAttribute("configuration")
+        let stored: PipelineConfiguration
+        do {
+            stored = try PipelineConfiguration(text: storedText, path: trainPath + " (its configuration attribute)")
+        } catch {
+            throw RunError(file: trainPath, object: "/@configuration", "the stored pipeline does not parse with this l2l-eval: \(error.reason) (at '\(error.key)')")
+        }
+        let differences = configuration.trainingDifferences(from: stored)
+        guard differences.isEmpty else {
+            throw RunError(file: trainPath, "was trained with other settings than \(configuration.path) now holds (\(differences.joined(separator: "; "))); train again (make train, or l2l-train --set-aside)", reason: .settingsChanged)
+        }
+        let runID = file.hasAttribute("run_id") ? try file.stringAttribute("run_id") : "format-\(version) created \(try file.stringAttribute("created"))"
         let best = try file.openGroup(TrainFile.best)
         if best.hasAttribute("epoch") {
             let epoch = try best.attribute("epoch", as: Int64.self)
-            return (try TrainFile.readPhi(TrainFile.best, in: file, architecture: configuration.architecture), "/phi/best (trajectory \(epoch))")
+            return Source(phi: try TrainFile.readPhi(TrainFile.best, in: file, architecture: configuration.architecture), group: "/phi/best", epoch: epoch, runID: runID)
         }
         note("warning: \(trainPath) has no validated φ yet; evaluating /phi/latest")
-        return (try TrainFile.readPhi(TrainFile.latest, in: file, architecture: configuration.architecture), "/phi/latest")
+        let epoch = try file.openGroup(TrainFile.latest).attribute("epoch", as: Int64.self)
+        return Source(phi: try TrainFile.readPhi(TrainFile.latest, in: file, architecture: configuration.architecture), group: "/phi/latest", epoch: epoch, runID: runID)
     }
 
     private func evaluate<P: Problem>(problem: P, name: String, phi: Phi) -> [Result] {

@@ -23,9 +23,15 @@ struct Experiment {
         }
     }
 
-    /// The data of `split` (empty for quadratics and for splits not loaded).
-    func data(_ split: MNIST.Split) -> ClassificationData {
-        splits[split] ?? ClassificationData(inputs: [], labels: [], inputSize: 784, classes: 10)
+    /// The data of `split` (empty for quadratics, which read none).
+    ///
+    /// - Throws: `RunError` for an MNIST split that was not loaded.
+    func data(_ split: MNIST.Split) throws -> ClassificationData {
+        guard configuration.optimizee.isMNIST else { return ClassificationData(inputs: [], labels: [], inputSize: 784, classes: 10) }
+        guard let data = splits[split] else {
+            throw RunError(file: mnistPath ?? "MNIST", "the \(split) split was not loaded (this stage loads \(splits.keys.map { "\($0)" }.sorted().joined(separator: ", ")))")
+        }
+        return data
     }
 }
 

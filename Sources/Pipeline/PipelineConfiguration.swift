@@ -55,32 +55,62 @@ public struct PipelineConfiguration: Sendable, Equatable {
     /// every value that shapes meta-training is the same; `epochs` (a longer or shorter run) and
     /// the evaluation section may differ.
     public func trainsLike(_ stored: PipelineConfiguration) -> Bool {
-        var mine = self, theirs = stored
-        for index in [0, 1] {
-            var normalized = index == 0 ? mine : theirs
-            normalized.epochs = 0
-            normalized.text = ""
-            normalized.path = ""
-            normalized.horizon = 0
-            normalized.runs = 0
-            normalized.tuningRuns = 0
-            normalized.learningRates = []
-            normalized.evaluationProblems = []
-            if index == 0 { mine = normalized } else { theirs = normalized }
+        trainingDifferences(from: stored).isEmpty
+    }
+
+    /// The meta-training settings that differ between `stored` and this definition, as
+    /// "name: stored → now" (empty when a run of `stored` can be continued with this one).
+    public func trainingDifferences(from stored: PipelineConfiguration) -> [String] {
+        let mine = Mirror(reflecting: normalizedForTraining), theirs = Mirror(reflecting: stored.normalizedForTraining)
+        return zip(mine.children, theirs.children).compactMap { now, then in
+            let (a, b) = (String(describing: now.value), String(describing: then.value))
+            return a == b ? nil : "\(now.label ?? "?"): \(b) → \(a)"
         }
-        return mine == theirs
+    }
+
+    /// This definition with what does not shape meta-training cleared.
+    private var normalizedForTraining: PipelineConfiguration {
+        var normalized = self
+        normalized.epochs = 0
+        normalized.text = ""
+        normalized.path = ""
+        normalized.horizon = 0
+        normalized.runs = 0
+        normalized.tuningRuns = 0
+        normalized.learningRates = []
+        normalized.evaluationProblems = []
+        return normalized
     }
 
     public var training: MetaTrainingConfiguration {
         MetaTrainingConfiguration(steps: steps, unrollLength: unrollLength, metaLearningRate: metaLearningRate, lossWeights: lossWeights)
     }
 
+    /// The values `training.epochs` (and `l2l-train --epochs`) may take.
+    public static let epochsRange = 1...10_000_000
+
+    /// The largest pipeline file read: its text is copied into every output file.
+    public static let maximumFileSize = 1 << 20
+
     /// Reads and validates `path`.
-    public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PipelineError(file: path, key: "", reason: "cannot read the file")
+    public init(contentsOf path: String) throws(PipelineError) {
+        var information = stat()
+        guard stat(path, &information) == 0 else {
+            throw PipelineError(file: path, key: "", reason: "cannot read the file: \(String(cString: strerror(errno)))")
         }
-        try self.init(text: String(decoding: data, as: UTF8.self), path: path)
+        guard information.st_mode & S_IFMT == S_IFREG else {
+            throw PipelineError(file: path, key: "", reason: "is not a regular file; expected a pipeline definition (YAML)")
+        }
+        guard information.st_size <= Self.maximumFileSize else {
+            throw PipelineError(file: path, key: "", reason: "is \(information.st_size) bytes; a pipeline file may have at most \(Self.maximumFileSize) (it is copied into every output)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PipelineError(file: path, key: "", reason: "cannot read the file: \(String(cString: strerror(errno)))")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw PipelineError(file: path, key: "", reason: "is not UTF-8 text")
+        }
+        try self.init(text: text, path: path)
     }
 
     public init(text: String, path: String) throws(PipelineError) {
@@ -107,7 +137,7 @@ public struct PipelineConfiguration: Sendable, Equatable {
         architecture = LSTMArchitecture(hiddenSizes: layers, preprocessing: preprocessing, outputScale: outputScale)
 
         var training = try root.section("training")
-        epochs = try training.int("epochs", in: 1...10_000_000)
+        epochs = try training.int("epochs", in: Self.epochsRange)
         steps = try training.int("steps", in: 1...1_000_000)
         unrollLength = try training.int("unroll", in: 1...10_000)
         metaLearningRate = Float(try training.double("meta_learning_rate", in: 1e-8...1))

@@ -3,14 +3,21 @@ import HDF5
 import L2L
 
 /// The layout of `runs/<experiment>/train.h5` (see docs/hdf5-layout.md).
+///
+/// The stage holds the file in memory and saves it whole at each checkpoint (`File.save()`), so
+/// the file on disk is always one complete checkpoint with the logs it vouches for: a kill, a
+/// full disk or a failed write at any moment leaves the previous one.
 enum TrainFile {
     static let formatName = "l2l-train"
+    /// 3: one named `/checkpoint` (the file is replaced whole, so no alternating slots).
+    static let formatVersion: Int32 = 3
+    /// Versions whose φ (`/phi/best`, `/phi/latest`) this code still reads, for evaluation.
+    static let readableVersions: ClosedRange<Int32> = 2...3
 
     /// `train.h5` in a run folder.
     static func path(inRun folder: String) -> String {
         URL(fileURLWithPath: folder).appendingPathComponent("train.h5").path
     }
-    static let formatVersion: Int32 = 2
 
     static let trajectoryLoss = "trajectory/loss"
     static let trajectoryFinalLoss = "trajectory/final_loss"
@@ -21,13 +28,13 @@ enum TrainFile {
     static let historyValues = "phi/history/values"
     static let latest = "phi/latest"
     static let best = "phi/best"
-    static let checkpointPointer = "checkpoint"
-    static let slots = ["checkpoint/a", "checkpoint/b"]
+    static let checkpoint = "checkpoint"
 
     /// Creates the datasets of a new run, whose optimizee has `coordinates` parameters.
     static func create(_ file: File, configuration: PipelineConfiguration, phi: Phi, coordinates: Int, epochs: Int) throws {
         try file.setAttribute("format", formatName)
         try file.setAttribute("format_version", formatVersion)
+        try file.setAttribute("run_id", UUID().uuidString.lowercased())
         try file.setAttribute("epochs", Int64(epochs))
         let unrolls = unrollsPerTrajectory(configuration)
         let loss = try file.createExtendibleDataset(trajectoryLoss, of: Float.self, rowShape: [configuration.steps], chunkRows: 16, gzipLevel: 4)
@@ -54,19 +61,17 @@ enum TrainFile {
         try phiGroup.setAttribute("preprocessing", phi.architecture.preprocessing.description)
         try phiGroup.setAttribute("output_scale", phi.architecture.outputScale)
         try phiGroup.setAttribute("gate_order", "i, j, f, o (c' = σ(f + 1)·c + σ(i)·tanh(j), h' = tanh(c')·σ(o))")
-        for slot in slots {
-            try file.createDataset("\(slot)/phi", of: Float.self, shape: [phi.values.count])
-            try file.createDataset("\(slot)/best_phi", of: Float.self, shape: [phi.values.count])
-            try file.createDataset("\(slot)/adam_m", of: Float.self, shape: [phi.values.count])
-            try file.createDataset("\(slot)/adam_v", of: Float.self, shape: [phi.values.count])
-            try file.createDataset("\(slot)/generators", of: Int64.self, shape: [3, 4])
-            try file.createDataset("\(slot)/counters", of: Int64.self, shape: [Int(Checkpoint.Counter.allCases.count)])
-            try file.createDataset("\(slot)/best_loss", of: Double.self, shape: [])
-            try file.createDataset("\(slot)/trajectory/origin", of: Int64.self, shape: [4])
-            try file.createDataset("\(slot)/trajectory/theta", of: Float.self, shape: [coordinates])
-            try file.createDataset("\(slot)/trajectory/lstm_state", of: Float.self, shape: [2 * phi.architecture.hiddenSizes.reduce(0, +) * coordinates])
-            try file.createDataset("\(slot)/trajectory/loss", of: Float.self, shape: [configuration.steps])
-            try file.createDataset("\(slot)/trajectory/meta_loss", of: Double.self, shape: [unrolls])
+        try Checkpoint.create(in: file, parameters: phi.values.count)
+    }
+
+    /// Saves the run to disk whole; a failed write (a full disk) says that the previous
+    /// checkpoint on disk is intact and how to continue.
+    static func save(_ file: File, trajectoriesDone: Int) throws {
+        do {
+            try file.save()
+        } catch {
+            guard case .system = error.kind else { throw error }
+            throw RunError(file: file.filePath, "\(error); the run on disk is as its previous checkpoint left it: free space, then continue with --resume")
         }
     }
 
@@ -81,117 +86,163 @@ enum TrainFile {
         }
     }
 
-    /// Reads φ from `group` into the layout of `architecture`.
+    /// Reads φ from `group` into the layout of `architecture`, refusing a tensor of another
+    /// shape or type, or one holding a NaN or an infinity (naming the tensor).
     static func readPhi(_ group: String, in file: File, architecture: LSTMArchitecture) throws -> Phi {
         var phi = Phi(zerosFor: architecture)
         for tensor in phi.tensors {
-            let dataset = try file.openDataset("\(group)/\(tensor.name)")
+            let name = "\(group)/\(tensor.name)"
+            let dataset = try file.openDataset(name)
             guard try dataset.shape == tensor.shape else {
-                throw HDF5Error(file: file.filePath, object: "/\(group)/\(tensor.name)", kind: .invalidArgument("shape \(try dataset.shape), expected \(tensor.shape) for this architecture"))
+                throw RunError(file: file.filePath, object: "/\(name)", "has shape \(try dataset.shape), this architecture needs \(tensor.shape)")
             }
-            phi.values.replaceSubrange(tensor.range, with: try dataset.read(Float.self, rank: tensor.shape.count))
+            let values = try dataset.read(Float.self, rank: tensor.shape.count)
+            if let index = values.firstIndex(where: { !$0.isFinite }) {
+                throw RunError(file: file.filePath, object: "/\(name)", "holds a non-finite value (\(values[index]) at flat index \(index)); this φ cannot be used")
+            }
+            phi.values.replaceSubrange(tensor.range, with: values)
         }
         return phi
     }
 }
 
-/// A trajectory interrupted between two unrolls (by SIGINT or SIGTERM): where it stands and the
-/// log rows of its unrolls so far, which are appended once it ends.
-struct PartialTrajectory: Equatable {
-    var snapshot: TrajectorySnapshot
-    /// f(θ_t) for t = 0..<snapshot.step.
-    var losses: [Float]
-    /// The meta-loss of each unroll done.
-    var metaLosses: [Double]
+/// The best φ found by validation so far.
+struct BestPhi: Equatable {
+    /// Trajectories done when it was validated (0: no validation yet).
+    var epoch: Int
+    var loss: Double
+    var values: [Float]
 }
 
-/// What a checkpoint holds besides the logs: everything needed to continue bit for bit.
-struct Checkpoint {
-    /// The entries of a slot's `counters`, in order; `complete` is written as 1.
-    enum Counter: Int, CaseIterable {
-        case trajectoriesDone, adamStep, bestEpoch, skippedUnrolls, trajectoryStep, complete
-    }
-
-    var phi: [Float]
-    var bestPhi: [Float]
-    var adam: Adam.State
-    var generators: [[UInt64]]  // problems, batches, validation
-    var epochsDone: Int
-    var bestEpoch: Int
-    var bestLoss: Double
+/// Where a training run stands, as one value: what the checkpoint stores, enough to continue
+/// bit for bit.
+struct TrainingState: Equatable {
+    /// φ, Adam, the problem and minibatch generators, the trajectory in progress.
+    var trainer: MetaTrainerState
+    /// Draws the validation problems.
+    var validationGenerator: Generator
+    var trajectoriesDone: Int
+    /// Unrolls with a non-finite value, skipped (see `/trajectory@skipped_unrolls`).
     var skippedUnrolls: Int
-    /// The trajectory in progress, when the checkpoint was taken between two of its unrolls.
-    var partial: PartialTrajectory?
+    var best: BestPhi
+    /// The log rows of the trajectory in progress, appended once it ends: f(θ_t) for
+    /// t = 0..<step, and the meta-loss of each of its unrolls so far.
+    var pendingLosses: [Float] = []
+    var pendingMetaLosses: [Double] = []
 
-    /// Writes the checkpoint into the slot the pointer does not name, flushes, then points at it:
-    /// a kill at any instant leaves the previous checkpoint whole.
-    func write(to file: File) throws {
-        let current = (try? file.stringAttribute(TrainFile.checkpointPointer)) ?? ""
-        let slot = current == TrainFile.slots[0] ? TrainFile.slots[1] : TrainFile.slots[0]
-        try file.openDataset("\(slot)/phi").write(phi)
-        try file.openDataset("\(slot)/best_phi").write(bestPhi)
-        try file.openDataset("\(slot)/adam_m").write(adam.m)
-        try file.openDataset("\(slot)/adam_v").write(adam.v)
-        try file.openDataset("\(slot)/generators").write(generators.flatMap { $0.map { Int64(bitPattern: $0) } })
-        if let partial {
-            try file.openDataset("\(slot)/trajectory/origin").write(partial.snapshot.origin.map { Int64(bitPattern: $0) })
-            try file.openDataset("\(slot)/trajectory/theta").write(partial.snapshot.theta)
-            try file.openDataset("\(slot)/trajectory/lstm_state").write(partial.snapshot.lstmState)
-            let loss = try file.openDataset("\(slot)/trajectory/loss"), metaLoss = try file.openDataset("\(slot)/trajectory/meta_loss")
-            try loss.write(partial.losses + [Float](repeating: .nan, count: try loss.shape[0] - partial.losses.count))
-            try metaLoss.write(partial.metaLosses + [Double](repeating: .nan, count: try metaLoss.shape[0] - partial.metaLosses.count))
+    /// A run before its first unroll.
+    static func initial(_ configuration: PipelineConfiguration) -> TrainingState {
+        let trainer = MetaTrainerState.initial(architecture: configuration.architecture, seed: configuration.seed)
+        return TrainingState(
+            trainer: trainer, validationGenerator: Generator(seed: configuration.seed, purpose: "validation"),
+            trajectoriesDone: 0, skippedUnrolls: 0, best: BestPhi(epoch: 0, loss: .infinity, values: trainer.phi.values))
+    }
+}
+
+/// The `/checkpoint` group of `train.h5`: a `TrainingState` by name. Counters are attributes,
+/// the generators' states datasets named by purpose, and the trajectory in progress (only while
+/// `trajectory_step` > 0) the group `trajectory`.
+enum Checkpoint {
+    enum Counter: String, CaseIterable {
+        case trajectoriesDone = "trajectories_done", adamStep = "adam_step", skippedUnrolls = "skipped_unrolls"
+        case bestEpoch = "best_epoch", trajectoryStep = "trajectory_step"
+    }
+    static let generators = ["problems", "batches", "validation"]
+
+    static func create(in file: File, parameters: Int) throws {
+        let group = TrainFile.checkpoint
+        for name in ["phi", "best_phi", "adam_m", "adam_v"] {
+            try file.createDataset("\(group)/\(name)", of: Float.self, shape: [parameters])
         }
-        var counters = [Int64](repeating: 0, count: Counter.allCases.count)
-        counters[Counter.trajectoriesDone.rawValue] = Int64(epochsDone)
-        counters[Counter.adamStep.rawValue] = Int64(adam.step)
-        counters[Counter.bestEpoch.rawValue] = Int64(bestEpoch)
-        counters[Counter.skippedUnrolls.rawValue] = Int64(skippedUnrolls)
-        counters[Counter.trajectoryStep.rawValue] = Int64(partial?.snapshot.step ?? 0)
-        counters[Counter.complete.rawValue] = 1
-        try file.openDataset("\(slot)/counters").write(counters)
-        try file.openDataset("\(slot)/best_loss").write([bestLoss])
-        try file.flush()
-        try file.setAttribute(TrainFile.checkpointPointer, slot)
-        try file.flush()
+        for name in generators {
+            try file.createDataset("\(group)/generators/\(name)", of: Int64.self, shape: [4])
+                .setAttribute("description", "xoshiro256** state (four 64-bit words, stored as their bit patterns)")
+        }
     }
 
-    /// Reads the slot the pointer names.
-    static func read(from file: File) throws -> Checkpoint {
-        let slot = try file.stringAttribute(TrainFile.checkpointPointer)
-        guard TrainFile.slots.contains(slot) else {
-            throw PipelineError(file: file.filePath, key: "/@checkpoint", reason: "names '\(slot)', expected one of \(TrainFile.slots)")
+    /// Writes `state` into the file (in memory; `File.save()` makes it durable).
+    static func write(_ state: TrainingState, to file: File) throws {
+        let group = try file.openGroup(TrainFile.checkpoint)
+        let counters: [Counter: Int] = [
+            .trajectoriesDone: state.trajectoriesDone, .adamStep: state.trainer.adam.step, .skippedUnrolls: state.skippedUnrolls,
+            .bestEpoch: state.best.epoch, .trajectoryStep: state.trainer.trajectory?.step ?? 0,
+        ]
+        for (counter, value) in counters { try group.setAttribute(counter.rawValue, Int64(value)) }
+        try group.setAttribute("best_loss", state.best.loss)
+        try group.openDataset("phi").write(state.trainer.phi.values)
+        try group.openDataset("best_phi").write(state.best.values)
+        try group.openDataset("adam_m").write(state.trainer.adam.m)
+        try group.openDataset("adam_v").write(state.trainer.adam.v)
+        let generatorStates = [state.trainer.problemGenerator, state.trainer.batchGenerator, state.validationGenerator]
+        for (name, generator) in zip(generators, generatorStates) {
+            try group.openDataset("generators/\(name)").write(generator.state.map { Int64(bitPattern: $0) })
         }
-        let counters = try file.openDataset("\(slot)/counters").read(Int64.self, rank: 1)
-        let generators = try file.openDataset("\(slot)/generators").read(Int64.self, rank: 2).map { UInt64(bitPattern: $0) }
-        guard counters.count == Counter.allCases.count, counters[Counter.complete.rawValue] == 1, generators.count == 12 else {
-            throw PipelineError(file: file.filePath, key: "/\(slot)", reason: "an incomplete checkpoint")
+        // The trajectory in progress has a group of its own only while there is one.
+        if group.contains("trajectory") { try group.remove("trajectory") }
+        if let trajectory = state.trainer.trajectory {
+            try group.createDataset("trajectory/origin", values: trajectory.origin.map { Int64(bitPattern: $0) }, shape: [4])
+            try group.createDataset("trajectory/theta", values: trajectory.theta, shape: [trajectory.theta.count])
+            try group.createDataset("trajectory/lstm_state", values: trajectory.lstmState, shape: [trajectory.lstmState.count])
+            try group.createDataset("trajectory/loss", values: state.pendingLosses, shape: [state.pendingLosses.count])
+            try group.createDataset("trajectory/meta_loss", values: state.pendingMetaLosses, shape: [state.pendingMetaLosses.count])
         }
-        func counter(_ name: Counter) -> Int { Int(counters[name.rawValue]) }
+    }
 
-        var partial: PartialTrajectory?
-        let step = counter(.trajectoryStep)
-        if step > 0 {
-            // Unrolls with a non-finite meta-loss are never recorded, so NaN marks the unused rest.
-            let metaLosses = try file.openDataset("\(slot)/trajectory/meta_loss").read(Double.self, rank: 1)
-            let losses = Array(try file.openDataset("\(slot)/trajectory/loss").read(Float.self, rank: 1).prefix(step))
-            partial = PartialTrajectory(
-                snapshot: TrajectorySnapshot(
-                    origin: try file.openDataset("\(slot)/trajectory/origin").read(Int64.self, rank: 1).map { UInt64(bitPattern: $0) },
-                    step: step,
-                    theta: try file.openDataset("\(slot)/trajectory/theta").read(Float.self, rank: 1),
-                    lstmState: try file.openDataset("\(slot)/trajectory/lstm_state").read(Float.self, rank: 1)),
-                losses: losses,
-                metaLosses: Array(metaLosses.prefix { !$0.isNaN }))
+    /// Reads the state a checkpoint holds, checking every value's count, φ's finiteness and the
+    /// generators' states (each error names the object).
+    static func read(from file: File, architecture: LSTMArchitecture) throws -> TrainingState {
+        let group = try file.openGroup(TrainFile.checkpoint)
+        let object = "/\(TrainFile.checkpoint)"
+        func counter(_ counter: Counter) throws -> Int {
+            let value = try group.attribute(counter.rawValue, as: Int64.self)
+            guard value >= 0 else { throw RunError(file: file.filePath, object: "\(object)@\(counter.rawValue)", "is \(value), expected a count ≥ 0") }
+            return Int(value)
         }
-        return Checkpoint(
-            phi: try file.openDataset("\(slot)/phi").read(Float.self, rank: 1),
-            bestPhi: try file.openDataset("\(slot)/best_phi").read(Float.self, rank: 1),
-            adam: Adam.State(
-                m: try file.openDataset("\(slot)/adam_m").read(Float.self, rank: 1),
-                v: try file.openDataset("\(slot)/adam_v").read(Float.self, rank: 1), step: counter(.adamStep)),
-            generators: [Array(generators[0..<4]), Array(generators[4..<8]), Array(generators[8..<12])],
-            epochsDone: counter(.trajectoriesDone), bestEpoch: counter(.bestEpoch),
-            bestLoss: try file.openDataset("\(slot)/best_loss").read(Double.self, rank: 0)[0],
-            skippedUnrolls: counter(.skippedUnrolls), partial: partial)
+        let parameters = Phi(zerosFor: architecture).values.count
+        func vector(_ name: String, finite: Bool) throws -> [Float] {
+            let values = try group.openDataset(name).read(Float.self, rank: 1)
+            guard values.count == parameters else {
+                throw RunError(file: file.filePath, object: "\(object)/\(name)", "has \(values.count) values, this architecture's φ \(parameters)")
+            }
+            if finite, let index = values.firstIndex(where: { !$0.isFinite }) {
+                throw RunError(file: file.filePath, object: "\(object)/\(name)", "holds a non-finite value (\(values[index]) at index \(index))")
+            }
+            return values
+        }
+        func generator(_ name: String) throws -> Generator {
+            let words = try group.openDataset("generators/\(name)").read(Int64.self, rank: 1).map { UInt64(bitPattern: $0) }
+            guard let generator = Generator(state: words) else {
+                throw RunError(file: file.filePath, object: "\(object)/generators/\(name)", "is not a xoshiro256** state (four words, not all zero)")
+            }
+            return generator
+        }
+
+        var phi = Phi(zerosFor: architecture)
+        phi.values = try vector("phi", finite: true)
+        var state = TrainingState(
+            trainer: MetaTrainerState(
+                phi: phi, adam: Adam.State(m: try vector("adam_m", finite: true), v: try vector("adam_v", finite: true), step: try counter(.adamStep)),
+                problemGenerator: try generator("problems"), batchGenerator: try generator("batches")),
+            validationGenerator: try generator("validation"),
+            trajectoriesDone: try counter(.trajectoriesDone), skippedUnrolls: try counter(.skippedUnrolls),
+            best: BestPhi(epoch: try counter(.bestEpoch), loss: try group.attribute("best_loss", as: Double.self), values: try vector("best_phi", finite: true)))
+        let step = try counter(.trajectoryStep)
+        if step > 0 {
+            guard group.contains("trajectory") else {
+                throw RunError(file: file.filePath, object: "\(object)/trajectory", "is missing, but trajectory_step is \(step)")
+            }
+            let losses = try group.openDataset("trajectory/loss").read(Float.self, rank: 1)
+            guard losses.count == step else {
+                throw RunError(file: file.filePath, object: "\(object)/trajectory/loss", "has \(losses.count) values, trajectory_step is \(step)")
+            }
+            state.pendingLosses = losses
+            state.pendingMetaLosses = try group.openDataset("trajectory/meta_loss").read(Double.self, rank: 1)
+            state.trainer.trajectory = TrajectorySnapshot(
+                origin: try group.openDataset("trajectory/origin").read(Int64.self, rank: 1).map { UInt64(bitPattern: $0) },
+                step: step,
+                theta: try group.openDataset("trajectory/theta").read(Float.self, rank: 1),
+                lstmState: try group.openDataset("trajectory/lstm_state").read(Float.self, rank: 1))
+        }
+        return state
     }
 }

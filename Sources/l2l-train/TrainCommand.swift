@@ -16,19 +16,33 @@ struct TrainCommand: ParsableCommand {
         discussion: """
             Trains the coordinate-wise LSTM optimizer of the experiment file (pipelines/*.yaml) by \
             truncated back-propagation through optimizee trajectories, one trajectory per epoch, and \
-            writes OUT/train.h5 as it goes: the loss at every step of every trajectory, validation \
-            losses, snapshots of φ, /phi/latest and /phi/best (the best validation loss), and a \
-            checkpoint after every trajectory. SIGINT or SIGTERM finish the unroll in progress, \
-            write a checkpoint (mid-trajectory: θ and the LSTM state) and stop with status 130 or \
-            143; --resume continues bit for bit. A NaN or infinite meta-loss skips its unroll \
-            (counted in /trajectory@skipped_unrolls) and abandons the trajectory; 10 in a row stop \
-            training with an error. Inspect the file with \
-            h5dump -H or h5py; docs/hdf5-layout.md describes it.
+            writes OUT/train.h5: the loss at every step of every trajectory, validation losses, \
+            snapshots of φ, /phi/latest and /phi/best (the best validation loss), and the checkpoint. \
+            The file is saved whole (temporary file, fsync, rename) at a checkpoint after a trajectory \
+            at most every --checkpoint-interval seconds and at the end, so the file on disk is always \
+            a complete checkpoint: kill -9 or a full disk leave the previous one. SIGINT or SIGTERM \
+            finish the unroll in progress, write a checkpoint (mid-trajectory: θ and the LSTM state) \
+            and stop with status 130 or 143; --resume continues bit for bit. A NaN or infinite \
+            meta-loss skips its unroll (counted in /trajectory@skipped_unrolls) and abandons the \
+            trajectory; 10 in a row stop training with an error. One process at a time may use a \
+            run folder (OUT/.lock). Inspect the file with h5dump -H or h5py; docs/hdf5-layout.md \
+            describes it.
+
+            A run is deleted only by --force. When the pipeline's meta-training settings changed \
+            (anything but epochs and the evaluation section), --resume refuses with status 3 and \
+            --set-aside moves the old run to OUT/set-aside/<UTC time>-<reason>/ with the pipeline it \
+            was trained with, then starts anew; a set-aside run whose settings match again is \
+            brought back and continued.
+
+            Exit status: 0 done; 1 an error (the message names the file and the cause); 3 the run \
+            was made with other settings or by an older l2l-train; 4 another process holds the run; \
+            130 / 143 stopped by SIGINT / SIGTERM after a checkpoint.
 
             Examples:
               l2l-train pipelines/mnist.yaml
               l2l-train pipelines/smoke.yaml --epochs 3 --out /tmp/smoke
               l2l-train pipelines/mnist.yaml --resume
+              l2l-train pipelines/mnist.yaml --set-aside     # what make runs
             """,
         version: "0.1.0"
     )
@@ -39,40 +53,48 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The run folder (default: runs/<name in the pipeline>).", valueName: "folder"))
     var out: String?
 
-    @Option(help: ArgumentHelp("Trajectories to train for, overriding the pipeline's epochs.", valueName: "count"))
+    @Option(help: ArgumentHelp("Trajectories to train for, overriding the pipeline's epochs (\(PipelineConfiguration.epochsRange.lowerBound)...\(PipelineConfiguration.epochsRange.upperBound)).", valueName: "count"))
     var epochs: Int?
 
     @Option(help: ArgumentHelp("The MNIST file written by l2l-fetch.", valueName: "path"))
     var data = "data/mnist.h5"
 
+    @Option(help: ArgumentHelp("Least seconds between two checkpoints (0: after every trajectory).", valueName: "seconds"))
+    var checkpointInterval = TrainingRun.defaultCheckpointInterval
+
     @Flag(help: "Continue the run in the output folder (start it if there is none); exit status 3 when its settings differ from the pipeline's (other than epochs and evaluation) or an older l2l-train wrote it.")
     var resume = false
 
-    @Flag(help: "Delete the run in the output folder and start over.")
+    @Flag(help: "As --resume, but a run of other settings (or an older layout) is moved to OUT/set-aside/ and a new one started, or a set-aside run of these settings brought back.")
+    var setAside = false
+
+    @Flag(help: "Delete the run in the output folder (train.h5 and eval.h5) and start over.")
     var force = false
 
     func validate() throws {
-        if resume && force { throw ValidationError("--resume and --force exclude each other") }
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        if [resume, setAside, force].filter({ $0 }).count > 1 { throw ValidationError("--resume, --set-aside and --force exclude each other") }
+        if let epochs, !PipelineConfiguration.epochsRange.contains(epochs) {
+            throw ValidationError("--epochs must be in \(PipelineConfiguration.epochsRange.lowerBound)...\(PipelineConfiguration.epochsRange.upperBound), got \(epochs)")
+        }
+        if !(checkpointInterval >= 0 && checkpointInterval.isFinite) { throw ValidationError("--checkpoint-interval must be 0 or more seconds, got \(checkpointInterval)") }
     }
 
     func run() throws {
-        let configuration = try PipelineConfiguration(contentsOf: pipeline)
-        let run = TrainingRun(
-            configuration: configuration, outputFolder: out ?? "runs/\(configuration.name)", mnistPath: data,
-            epochs: epochs, mode: resume ? .resume : force ? .force : .start)
-        let outcome: TrainingRun.Outcome
         do {
-            outcome = try run.run()
-        } catch let error as ConfigurationChanged {
+            let configuration = try PipelineConfiguration(contentsOf: pipeline)
+            let run = TrainingRun(
+                configuration: configuration, outputFolder: out ?? "runs/\(configuration.name)", mnistPath: data,
+                epochs: epochs, mode: resume ? .resume : setAside ? .setAside : force ? .force : .start,
+                checkpointInterval: checkpointInterval)
+            switch try run.run() {
+            case let .completed(epochs):
+                FileHandle.standardError.write(Data("done: \(epochs) trajectories in \(run.path)\n".utf8))
+            case let .interrupted(_, signal):
+                throw ExitCode(128 + signal)
+            }
+        } catch let error as RunError {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-            throw ExitCode(3)
-        }
-        switch outcome {
-        case let .completed(epochs):
-            FileHandle.standardError.write(Data("done: \(epochs) trajectories in \(run.path)\n".utf8))
-        case let .interrupted(_, signal):
-            throw ExitCode(128 + signal)
+            throw ExitCode(error.exitStatus)
         }
     }
 }

@@ -62,7 +62,7 @@ struct EvaluationTests {
         let sometimes = PoisonedProblem(everyNth: 3)
         #expect(try run.run(training: sometimes, validation: PoisonedProblem(everyNth: 0), experiment: experiment) == .completed(epochs: 6))
         let file = try File.open(folder.path("run/train.h5"))
-        let checkpoint = try Checkpoint.read(from: file)
+        let checkpoint = try Checkpoint.read(from: file, architecture: configuration.architecture)
         #expect(checkpoint.skippedUnrolls == 2)  // instances 3 and 6 of the 8 drawn for 6 trajectories
         #expect(try file.openGroup("trajectory").attribute("skipped_unrolls", as: Int64.self) == 2)
         #expect(try file.openDataset("trajectory/loss").shape[0] == 6)
@@ -70,11 +70,15 @@ struct EvaluationTests {
 
         // Every instance poisoned: ten in a row stop training, naming the cause.
         let always = TrainingRun(configuration: configuration, outputFolder: folder.path("run2"), mnistPath: "", mode: .start)
-        let error = #expect(throws: PipelineError.self) {
+        let error = #expect(throws: RunError.self) {
             try always.run(training: PoisonedProblem(everyNth: 1), validation: PoisonedProblem(everyNth: 0), experiment: experiment)
         }
-        #expect(error?.reason.contains("10 consecutive unrolls produced non-finite values") == true)
-        #expect(error?.reason.contains("not finite at coordinate") == true)
+        #expect(error?.message.contains("10 consecutive unrolls produced non-finite values") == true)
+        #expect(error?.message.contains("not finite at coordinate") == true)
+        // The ten are counted, in the checkpoint and in /trajectory@skipped_unrolls.
+        let stopped = try File.open(folder.path("run2/train.h5"))
+        #expect(try Checkpoint.read(from: stopped, architecture: configuration.architecture).skippedUnrolls == 10)
+        #expect(try stopped.openGroup("trajectory").attribute("skipped_unrolls", as: Int64.self) == 10)
     }
 }
 

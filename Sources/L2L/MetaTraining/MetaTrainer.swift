@@ -93,6 +93,40 @@ public struct UnrollRecord: Sendable {
     public let endsTrajectory: Bool
 }
 
+/// Everything meta-training carries from one unroll to the next, as one value: φ, Adam's moments
+/// and step on φ, the generators of problem instances and of minibatches, and the trajectory in
+/// progress. A checkpoint that stores it lets `MetaTrainer(problem:configuration:state:)` continue
+/// bit for bit.
+public struct MetaTrainerState: Sendable, Equatable {
+    public var phi: Phi
+    /// Adam's moments and step count for φ.
+    public var adam: Adam.State
+    /// Draws problem instances and θ₀.
+    public var problemGenerator: Generator
+    /// Draws minibatches.
+    public var batchGenerator: Generator
+    /// The trajectory in progress (between two of its unrolls), or nil between trajectories.
+    public var trajectory: TrajectorySnapshot?
+
+    public init(phi: Phi, adam: Adam.State, problemGenerator: Generator, batchGenerator: Generator, trajectory: TrajectorySnapshot? = nil) {
+        self.phi = phi
+        self.adam = adam
+        self.problemGenerator = problemGenerator
+        self.batchGenerator = batchGenerator
+        self.trajectory = trajectory
+    }
+
+    /// The state before the first unroll: φ drawn from the seed's "phi" generator (Appendix A's
+    /// initialisation), Adam at step 0, the "problems" and "batches" generators at their start.
+    public static func initial(architecture: LSTMArchitecture, seed: UInt64) -> MetaTrainerState {
+        var phiGenerator = Generator(seed: seed, purpose: "phi")
+        let phi = Phi(initializing: architecture, using: &phiGenerator)
+        return MetaTrainerState(
+            phi: phi, adam: Adam.State(m: [Float](repeating: 0, count: phi.values.count), v: [Float](repeating: 0, count: phi.values.count), step: 0),
+            problemGenerator: Generator(seed: seed, purpose: "problems"), batchGenerator: Generator(seed: seed, purpose: "batches"))
+    }
+}
+
 /// Meta-training (paper eq. 3–5, §2): trajectories of `steps` optimizee steps cut into unrolls of
 /// `unrollLength`; θ and the LSTM state carry across the unrolls of a trajectory; after each
 /// unroll, ∂L/∂φ by back-propagation through time and one Adam step on φ. Each trajectory starts
@@ -119,16 +153,38 @@ public final class MetaTrainer<P: Problem> {
     private var gradient: [Float] = []
     private var dPhi: [Float]
 
-    public init(problem: P, architecture: LSTMArchitecture, configuration: MetaTrainingConfiguration = .init(), seed: UInt64) {
+    public convenience init(problem: P, architecture: LSTMArchitecture, configuration: MetaTrainingConfiguration = .init(), seed: UInt64) {
+        self.init(problem: problem, configuration: configuration, between: .initial(architecture: architecture, seed: seed))
+    }
+
+    /// A trainer that continues from `state` (a checkpoint's), its trajectory's instance drawn
+    /// again from the snapshot's origin.
+    ///
+    /// - Throws: `SnapshotMismatch` when Adam's moments do not fit φ, or the trajectory does not
+    ///   fit this problem or configuration.
+    public convenience init(problem: P, configuration: MetaTrainingConfiguration, state: MetaTrainerState) throws(SnapshotMismatch) {
+        guard state.adam.m.count == state.phi.values.count, state.adam.v.count == state.phi.values.count else {
+            throw SnapshotMismatch(reason: "Adam's moments have \(state.adam.m.count) and \(state.adam.v.count) values, φ \(state.phi.values.count)")
+        }
+        self.init(problem: problem, configuration: configuration, between: state)
+        if let snapshot = state.trajectory { try restore(snapshot) }
+    }
+
+    /// A trainer at `state`, between two trajectories (its `trajectory` is not read).
+    private init(problem: P, configuration: MetaTrainingConfiguration, between state: MetaTrainerState) {
         self.problem = problem
         self.configuration = configuration
-        var phiGenerator = Generator(seed: seed, purpose: "phi")
-        self.phi = Phi(initializing: architecture, using: &phiGenerator)
+        self.phi = state.phi
         self.metaOptimizer = Adam(learningRate: configuration.metaLearningRate)
-        self.metaState = metaOptimizer.makeState(parameterCount: phi.values.count)
-        self.problemGenerator = Generator(seed: seed, purpose: "problems")
-        self.batchGenerator = Generator(seed: seed, purpose: "batches")
-        self.dPhi = [Float](repeating: 0, count: phi.values.count)
+        self.metaState = state.adam
+        self.problemGenerator = state.problemGenerator
+        self.batchGenerator = state.batchGenerator
+        self.dPhi = [Float](repeating: 0, count: state.phi.values.count)
+    }
+
+    /// Where training stands, as one value (the trajectory as a snapshot).
+    public var state: MetaTrainerState {
+        MetaTrainerState(phi: phi, adam: metaState, problemGenerator: problemGenerator, batchGenerator: batchGenerator, trajectory: snapshot())
     }
 
     /// Replaces φ (a restored checkpoint); the layout must match.
