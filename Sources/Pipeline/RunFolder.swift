@@ -83,14 +83,16 @@ struct RunFolder {
     }
 
     /// Moves a set-aside run's files back into the run folder (which holds none) and removes what
-    /// set-aside added.
+    /// set-aside (and a stage run there) added; refused while another process uses that run.
     func bringBack(_ folder: String) throws {
+        let lock = try RunFolder(path: folder).lock(stage: "l2l-train (bringing the run back)")
+        defer { withExtendedLifetime(lock) {} }
         for name in Self.runFiles where FileManager.default.fileExists(atPath: folder + "/" + name) {
             guard rename(folder + "/" + name, file(name)) == 0 else {
                 throw RunError(file: folder + "/" + name, "cannot move it back to \(path): \(systemErrorDescription(errno))")
             }
         }
-        for name in ["pipeline.yaml", "reason.txt"] { unlink(folder + "/" + name) }
+        for name in ["pipeline.yaml", "reason.txt", ".lock"] { unlink(folder + "/" + name) }
         rmdir(folder)
     }
 

@@ -6,8 +6,8 @@ import TestSupport
 @Suite("the commands' help")
 struct CommandTests {
     @Test("l2l-train, l2l-eval and l2l-bench document every option and give examples", arguments: [
-        ("l2l-train", ["--out", "--epochs", "--data", "--resume", "--force", "Examples:", "train.h5", "SIGTERM"]),
-        ("l2l-eval", ["--out", "--data", "Examples:", "eval.h5", "learning rate"]),
+        ("l2l-train", ["--out", "--epochs", "--data", "--resume", "--set-aside", "--force", "--checkpoint-interval", "Examples:", "train.h5", "SIGTERM", "Exit status", "set-aside/"]),
+        ("l2l-eval", ["--out", "--data", "Examples:", "eval.h5", "learning rate", "Exit status", "train_run_id"]),
         ("l2l-bench", ["--repetitions", "--data", "--out", "Examples:", "latest.json", "sgemm", "multiply-add peak"]),
     ])
     func help(command: String, expected: [String]) throws {
@@ -27,5 +27,24 @@ struct CommandTests {
             #expect(result.standardError.contains("bad.yaml:") && result.standardError.contains("'evaluation.horizon'") && result.standardError.contains("outside"))
             #expect(!result.standardError.contains("Fatal error"))
         }
+    }
+
+    @Test("--epochs outside the file's range and an --out that is a file are refused before any work")
+    func badArguments() throws {
+        let folder = try TemporaryDirectory()
+        let pipeline = folder.path("tiny.yaml")
+        try tinyQuadraticPipeline().write(toFile: pipeline, atomically: true, encoding: .utf8)
+        for count in ["0", "20000000"] {
+            let result = try runProcess(executable("l2l-train"), [pipeline, "--out", folder.path("run"), "--epochs", count])
+            #expect(result.status != 0 && result.standardError.contains("--epochs must be in 1...10000000"))
+        }
+        let file = folder.path("a-file")
+        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        for command in ["l2l-train", "l2l-eval"] {
+            let result = try runProcess(executable(command), [pipeline, "--out", file])
+            #expect(result.status == 1, "\(command): \(result.standardError)")
+            #expect(result.standardError.contains("must be a folder"), "\(command): \(result.standardError)")
+        }
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "x")
     }
 }

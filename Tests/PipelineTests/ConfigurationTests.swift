@@ -58,4 +58,33 @@ struct ConfigurationTests {
         let yaml = refusal("name: [unclosed")
         #expect(yaml?.reason.contains("not valid YAML") == true)
     }
+
+    @Test("YAML mistakes name the line, not the whole file; merge keys are refused as unsupported")
+    func yamlMessages() throws {
+        // A duplicate key in a large file: the message holds the line, not the file.
+        let padding = String(repeating: "# a comment line that makes the file long\n", count: 5000)
+        let duplicate = refusal(tinyQuadraticPipeline().replacingOccurrences(of: "seed: 3", with: "seed: 3\nseed: 4") + padding)
+        #expect(duplicate?.reason.contains("duplicate key 'seed'") == true)
+        #expect((duplicate?.description.count ?? .max) < 300, "the message is \(duplicate?.description.count ?? 0) characters")
+
+        let merged = refusal(tinyQuadraticPipeline().replacingOccurrences(of: "training:\n", with: "defaults: &defaults\n  steps: 20\ntraining:\n  <<: *defaults\n"))
+        #expect(merged?.reason.contains("merge keys") == true && merged?.reason.contains("not supported") == true)
+        #expect(merged?.line != nil)
+    }
+
+    @Test("a pipeline file that cannot be read says why; one over 1 MB is refused")
+    func fileMessages() throws {
+        let folder = try TemporaryDirectory()
+        #expect { try PipelineConfiguration(contentsOf: folder.path("absent.yaml")) } throws: { error in
+            (error as? PipelineError)?.reason.contains("No such file or directory") == true
+        }
+        #expect { try PipelineConfiguration(contentsOf: folder.url.path) } throws: { error in
+            (error as? PipelineError)?.reason.contains("not a regular file") == true
+        }
+        let large = folder.path("large.yaml")
+        try (tinyQuadraticPipeline() + String(repeating: "#", count: PipelineConfiguration.maximumFileSize)).write(toFile: large, atomically: true, encoding: .utf8)
+        #expect { try PipelineConfiguration(contentsOf: large) } throws: { error in
+            (error as? PipelineError)?.reason.contains("at most 1048576") == true
+        }
+    }
 }

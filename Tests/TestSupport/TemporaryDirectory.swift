@@ -46,6 +46,14 @@ public final class SmallDisk: @unchecked Sendable {
         return path
     }
 
+    /// Takes `bytes` of the disk with a file of zeros; returns its path.
+    @discardableResult
+    public func take(bytes: Int, name: String = "taken") throws -> String {
+        let path = self.path(name)
+        try Data(count: bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
     /// Frees what `fill` took.
     public func free(_ filler: String) { unlink(filler) }
 
