@@ -12,8 +12,9 @@
 #   make deps       install the Debian packages the build needs (run by every other target)
 #
 # Every target depends on `deps`, so a fresh Debian machine with Swift needs no other step.
-# Files are real dependencies: nothing reruns that is up to date, and a changed pipeline file
-# retrains (from scratch) what depends on it.
+# Files are real dependencies: nothing reruns that is up to date. A pipeline whose meta-training
+# settings changed trains anew, and its old run is kept in runs/<name>/set-aside/ (make never
+# deletes a run). EXPERIMENTS=<name> restricts train, eval and resume to pipelines/<name>.yaml.
 
 SHELL := /bin/bash
 SWIFT ?= swift

@@ -25,8 +25,14 @@ enum Library {
 
     /// Opens the library once and turns off its automatic error printing, so that failures reach
     /// the caller as `HDF5Error`s carrying the error stack instead of text on stderr.
+    ///
+    /// HDF5's exit handler is turned off too: it closes again every file whose close failed (a
+    /// full disk while flushing), and HDF5 1.10.8 crashes doing so (`H5F__close_cb`, seen as a
+    /// segmentation fault at exit after ENOSPC). Every handle of this layer is closed by its
+    /// owner, so nothing is left for the handler to do.
     static let initialized: Bool = {
         locked {
+            _ = H5dont_atexit()
             _ = H5open()
             return l2l_silence_errors() >= 0
         }
