@@ -1,4 +1,14 @@
 import CHDF5
+import Foundation
+import Synchronization
+
+/// Numbers the in-memory files of this process.
+private let imageCounter = Counter()
+
+private final class Counter: Sendable {
+    private let value = Atomic<Int>(0)
+    func add(_ amount: Int) -> Int { value.add(amount, ordering: .relaxed).newValue }
+}
 
 /// An open HDF5 file.
 ///
@@ -51,17 +61,34 @@ public final class File: Container {
     public static func createInMemory(_ path: String) throws(HDF5Error) -> File {
         _ = Library.initialized
         let access = try inMemoryAccessList(path)
-        let id = try Library.check(H5Fcreate(path, l2l_H5F_ACC_TRUNC(), l2l_H5P_DEFAULT(), access.id), "H5Fcreate", file: path, object: "/")
+        let id = try Library.check(H5Fcreate(imageName(path), l2l_H5F_ACC_TRUNC(), l2l_H5P_DEFAULT(), access.id), "H5Fcreate", file: path, object: "/")
         return File(path: path, id: id, inMemory: true)
     }
 
     /// Reads the file at `path` into memory, writable there; changes reach the disk only through
-    /// `save()`, so a failure in the middle of an update leaves the file on disk as it was.
+    /// `save()`, so a failure in the middle of an update leaves the file on disk as it was. The
+    /// file on disk is read once and not held open (a save replaces it with a new one).
     public static func openInMemory(_ path: String) throws(HDF5Error) -> File {
         _ = Library.initialized
+        let bytes: Data
+        do {
+            bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            let number = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? Int(EIO)
+            throw HDF5Error(file: path, object: "/", kind: .system(operation: "reading it", errno: Int32(number)))
+        }
         let access = try inMemoryAccessList(path)
-        let id = try Library.check(H5Fopen(path, l2l_H5F_ACC_RDWR(), access.id), "H5Fopen", file: path, object: "/")
+        let set = bytes.withUnsafeBytes { buffer in Library.locked { H5Pset_file_image(access.id, UnsafeMutableRawPointer(mutating: buffer.baseAddress), buffer.count) } }
+        try Library.check(set, "H5Pset_file_image", file: path, object: "/")
+        let id = try Library.check(H5Fopen(imageName(path), l2l_H5F_ACC_RDWR(), access.id), "H5Fopen", file: path, object: "/")
         return File(path: path, id: id, inMemory: true)
+    }
+
+    /// The name HDF5 knows an in-memory file by: one that exists nowhere, so that the core driver
+    /// never opens (or keeps open) the file on disk, and two in-memory copies of one path do not
+    /// share HDF5's file structure.
+    private static func imageName(_ path: String) -> String {
+        "\(path).in-memory-\(getpid())-\(imageCounter.add(1))"
     }
 
     /// Writes an in-memory file to its path: the image goes to a temporary file beside it, is

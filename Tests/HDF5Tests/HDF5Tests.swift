@@ -255,6 +255,10 @@ struct DurableSaveTests {
         try file.save()
         #expect(try File.open(path).openDataset("values").read(Float.self) == [Float](repeating: 3, count: 10))
         #expect(Self.temporaries(in: folder.url.path).isEmpty)
+        // The replaced file is not held open (its space would stay taken until the process ends).
+        let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [])
+            .compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0) }
+        #expect(!open.contains { $0.hasPrefix(folder.url.path) }, "open: \(open.filter { $0.hasPrefix(folder.url.path) })")
     }
 
     @Test("a full disk: save() throws ENOSPC naming the file, the old file stays byte for byte, no temporary file remains; after space is freed the same file saves", .enabled(if: SmallDisk.available))

@@ -41,6 +41,19 @@ struct FetchTests {
         #expect(filesIn(outputFolder) == ["mnist.h5"])
     }
 
+    @Test("a temporary file left by a fetch killed with SIGKILL is removed by the next one")
+    func staleTemporary() throws {
+        let mirror = try fixture.writeMirror(in: folder)
+        try FileManager.default.createDirectory(atPath: outputFolder, withIntermediateDirectories: true)
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        FileManager.default.createFile(atPath: outputFolder + "/.mnist.h5.partial-\(finished.processIdentifier)", contents: Data(count: 4096))
+        #expect(try fetch([.directory(mirror)]).run() == .written)
+        #expect(filesIn(outputFolder) == ["mnist.h5"])
+    }
+
     @Test("a second run leaves a valid file alone; --force rewrites it")
     func idempotent() throws {
         let mirror = try fixture.writeMirror(in: folder)
