@@ -290,11 +290,8 @@ struct DurableSaveTests {
     func staleTemporaries() throws {
         let folder = try TemporaryDirectory()
         let path = folder.path("eval.h5")
-        let finished = Process()
-        finished.executableURL = URL(fileURLWithPath: "/bin/true")
-        try finished.run()
-        finished.waitUntilExit()
-        let stale = folder.path(".eval.h5.partial-\(finished.processIdentifier)")
+        let dead = try deadProcessID()
+        let stale = folder.path(".eval.h5.partial-\(dead)")
         let live = folder.path(".eval.h5.partial-1")  // init: always running
         for name in [stale, live] { FileManager.default.createFile(atPath: name, contents: Data([1, 2, 3])) }
         #expect(DurableWrite.removeStaleTemporaries(of: path) == [stale])

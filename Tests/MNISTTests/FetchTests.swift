@@ -45,11 +45,8 @@ struct FetchTests {
     func staleTemporary() throws {
         let mirror = try fixture.writeMirror(in: folder)
         try FileManager.default.createDirectory(atPath: outputFolder, withIntermediateDirectories: true)
-        let finished = Process()
-        finished.executableURL = URL(fileURLWithPath: "/bin/true")
-        try finished.run()
-        finished.waitUntilExit()
-        FileManager.default.createFile(atPath: outputFolder + "/.mnist.h5.partial-\(finished.processIdentifier)", contents: Data(count: 4096))
+        let dead = try deadProcessID()
+        FileManager.default.createFile(atPath: outputFolder + "/.mnist.h5.partial-\(dead)", contents: Data(count: 4096))
         #expect(try fetch([.directory(mirror)]).run() == .written)
         #expect(filesIn(outputFolder) == ["mnist.h5"])
     }

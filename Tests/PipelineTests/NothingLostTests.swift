@@ -12,6 +12,16 @@ struct NothingLostTests {
     static func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
     static func runID(_ path: String) throws -> String { try File.open(path).stringAttribute("run_id") }
 
+    /// A finished tiny run: its folder, pipeline file and run folder.
+    static func trainedRun(_ text: String) throws -> (folder: TemporaryDirectory, pipeline: String, out: String) {
+        let folder = try TemporaryDirectory()
+        let pipeline = folder.path("tiny.yaml"), out = folder.path("run")
+        try write(text, to: pipeline)
+        let result = try runProcess(executable("l2l-train"), [pipeline, "--out", out])
+        #expect(result.status == 0, "\(result.standardError)")
+        return (folder, pipeline, out)
+    }
+
     @Test("make keeps the old run when the pipeline changes, and brings it back when the change is undone")
     func makeKeepsRuns() throws {
         let folder = try TemporaryDirectory()
@@ -67,10 +77,7 @@ struct NothingLostTests {
 
     @Test("a stored configuration that does not parse is reported as such (status 1), never as a change, and the file is left untouched")
     func unparsableStoredConfiguration() throws {
-        let folder = try TemporaryDirectory()
-        let pipeline = folder.path("tiny.yaml")
-        try Self.write(tinyQuadraticPipeline(epochs: 2), to: pipeline)
-        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", folder.path("run")]).status == 0)
+        let (folder, pipeline, _) = try Self.trainedRun(tinyQuadraticPipeline(epochs: 2))
         let path = folder.path("run/train.h5")
         // As if a later version had written a key this one does not know.
         try File.open(path, mode: .readWrite).setAttribute("configuration", tinyQuadraticPipeline(epochs: 2) + "\nfuture_key: 1\n")
@@ -160,11 +167,8 @@ struct NothingLostTests {
 
     @Test("a non-finite φ is refused, naming the tensor: by l2l-eval in /phi/best, by --resume in the checkpoint")
     func nonFinitePhi() throws {
-        let folder = try TemporaryDirectory()
-        let pipeline = folder.path("tiny.yaml")
-        try Self.write(tinyQuadraticPipeline(epochs: 4), to: pipeline)
-        let out = folder.path("run")
-        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out]).status == 0)
+        let (folder, pipeline, out) = try Self.trainedRun(tinyQuadraticPipeline(epochs: 4))
+        defer { withExtendedLifetime(folder) {} }
         do {
             let file = try File.open(out + "/train.h5", mode: .readWrite)
             let tensor = try file.openDataset("phi/best/lstm1/w")
@@ -187,11 +191,8 @@ struct NothingLostTests {
 
     @Test("no temporary file survives SIGTERM during evaluation; one left by a killed process is removed at the next start")
     func temporaryFilesAndSignals() throws {
-        let folder = try TemporaryDirectory()
-        let pipeline = folder.path("tiny.yaml")
-        try Self.write(tinyQuadraticPipeline(epochs: 4).replacingOccurrences(of: "runs: 4", with: "runs: 40"), to: pipeline)
-        let out = folder.path("run")
-        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out]).status == 0)
+        let (folder, pipeline, out) = try Self.trainedRun(tinyQuadraticPipeline(epochs: 4).replacingOccurrences(of: "runs: 4", with: "runs: 40"))
+        defer { withExtendedLifetime(folder) {} }
         for delay in [0.05, 0.2, 0.5, 1.0] {
             let evaluation = try BackgroundProcess(executable("l2l-eval"), [pipeline, "--out", out])
             usleep(UInt32(delay * 1e6))
@@ -203,11 +204,8 @@ struct NothingLostTests {
             }
         }
         // kill -9 cannot clean up: the next stage on the run removes what a dead process left.
-        let finished = Process()
-        finished.executableURL = URL(fileURLWithPath: "/bin/true")
-        try finished.run()
-        finished.waitUntilExit()
-        let stale = out + "/.eval.h5.partial-\(finished.processIdentifier)"
+        let dead = try deadProcessID()
+        let stale = out + "/.eval.h5.partial-\(dead)"
         FileManager.default.createFile(atPath: stale, contents: Data(count: 1000))
         let evaluation = try runProcess(executable("l2l-eval"), [pipeline, "--out", out])
         #expect(evaluation.status == 0, "\(evaluation.standardError)")

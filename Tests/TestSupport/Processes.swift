@@ -67,3 +67,12 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
         standardOutput: String(decoding: outputData, as: UTF8.self),
         standardError: String(decoding: errorData, as: UTF8.self))
 }
+
+/// The process id of a process that has ended (for temporary files "left by a dead process").
+public func deadProcessID() throws -> Int32 {
+    let finished = Process()
+    finished.executableURL = URL(fileURLWithPath: "/bin/true")
+    try finished.run()
+    finished.waitUntilExit()
+    return finished.processIdentifier
+}
