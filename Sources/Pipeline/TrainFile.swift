@@ -66,7 +66,7 @@ enum TrainFile {
 
     /// Saves the run to disk whole; a failed write (a full disk) says that the previous
     /// checkpoint on disk is intact and how to continue.
-    static func save(_ file: File, trajectoriesDone: Int) throws {
+    static func save(_ file: File) throws {
         do {
             try file.save()
         } catch {

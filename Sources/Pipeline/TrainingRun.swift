@@ -133,7 +133,7 @@ public struct TrainingRun {
         try TrainFile.writePhi(state.trainer.phi, to: TrainFile.latest, in: file)
         try file.openGroup(TrainFile.latest).setAttribute("epoch", Int64(0))
         try Checkpoint.write(state, to: file)
-        try TrainFile.save(file, trajectoriesDone: 0)
+        try TrainFile.save(file)
         return (file, state)
     }
 

@@ -133,7 +133,7 @@ final class TrainingSession<P: Problem> {
         state.trainer = trainer.state
         try file.openGroup("trajectory").setAttribute("skipped_unrolls", Int64(state.skippedUnrolls))
         try Checkpoint.write(state, to: file)
-        try TrainFile.save(file, trajectoriesDone: state.trajectoriesDone)
+        try TrainFile.save(file)
         lastCheckpoint = Date()
         checkpointedTrajectories = state.trajectoriesDone
     }
