@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "l2l-fetch", targets: ["l2l-fetch"]),
         .executable(name: "l2l-train", targets: ["l2l-train"]),
         .executable(name: "l2l-eval", targets: ["l2l-eval"]),
+        .executable(name: "l2l-sweep", targets: ["l2l-sweep"]),
         .executable(name: "l2l-bench", targets: ["l2l-bench"]),
         .library(name: "HDF5", targets: ["HDF5"]),
         .library(name: "MNIST", targets: ["MNIST"]),
@@ -93,12 +94,19 @@ let package = Package(
         .executableTarget(
             name: "l2l-train",
             dependencies: [
-                "Pipeline",
+                "Pipeline", "L2L",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "l2l-eval",
+            dependencies: [
+                "Pipeline", "L2L",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "l2l-sweep",
             dependencies: [
                 "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -121,7 +129,7 @@ let package = Package(
         .testTarget(name: "GzipTests", dependencies: ["Gzip", "TestSupport"]),
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "HDF5", "Gzip", "TestSupport"]),
         .testTarget(name: "L2LTests", dependencies: ["L2L", "CKernels", "MNIST", "TestSupport"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "HDF5", "L2L", "l2l-train", "l2l-eval", "l2l-bench", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "HDF5", "L2L", "l2l-train", "l2l-eval", "l2l-sweep", "l2l-bench", "TestSupport"]),
         .testTarget(name: "FetchCommandTests", dependencies: ["l2l-fetch", "MNIST", "HDF5", "TestSupport"]),
     ]
 )

@@ -94,6 +94,11 @@ public struct PipelineConfiguration: Sendable, Equatable {
 
     /// Reads and validates `path`.
     public init(contentsOf path: String) throws(PipelineError) {
+        try self.init(text: Self.readText(path), path: path)
+    }
+
+    /// The text of the pipeline file at `path`, refusing what cannot be one.
+    static func readText(_ path: String) throws(PipelineError) -> String {
         var information = stat()
         guard stat(path, &information) == 0 else {
             throw PipelineError(file: path, key: "", reason: "cannot read the file: \(String(cString: strerror(errno)))")
@@ -110,13 +115,16 @@ public struct PipelineConfiguration: Sendable, Equatable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw PipelineError(file: path, key: "", reason: "is not UTF-8 text")
         }
-        try self.init(text: text, path: path)
+        return text
     }
 
     public init(text: String, path: String) throws(PipelineError) {
         self.text = text
         self.path = path
         var root = try ConfigurationReader.document(file: path, text: text)
+        if root.has("sweep") {
+            throw PipelineError(file: path, key: "sweep", reason: "this file is a sweep: name one of its members (l2l-train --member ID-or-INDEX; l2l-sweep \(path) lists them)")
+        }
         name = try root.string("name")
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
             throw root.error("name", "use letters, digits, - and _ only (it names the run folder)")

@@ -4,6 +4,7 @@
 //     $ l2l-eval pipelines/mnist.yaml          # reads runs/mnist/train.h5, writes runs/mnist/eval.h5
 import ArgumentParser
 import Foundation
+import L2L
 import Pipeline
 
 @main
@@ -37,8 +38,28 @@ struct EvalCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The MNIST file written by l2l-fetch.", valueName: "path"))
     var data = "data/mnist.h5"
 
+    @Option(help: ArgumentHelp("The sweep member to evaluate, by index or id (see l2l-sweep); without it, every member.", valueName: "id-or-index"))
+    var member: String?
+
+    @Option(help: ArgumentHelp("Threads per step: 1, or 2 (the default: every CPU the process may use, at most 2).", valueName: "count"))
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
     func run() throws {
+        if let threads { Threads.limit(to: threads) }
         do {
+            if let sweep = try Sweep.load(contentsOf: pipeline) {
+                // For now each member is evaluated in its own folder, like a run of its own.
+                let folder = out ?? "runs/\(sweep.name)"
+                for member in try member.map({ [try sweep.member($0)] }) ?? sweep.members {
+                    try EvaluationRun(configuration: member.configuration, runFolder: "\(folder)/\(member.id)", mnistPath: data).run()
+                }
+                return
+            }
+            if member != nil { throw ValidationError("--member needs a sweep; \(pipeline) has no sweep section") }
             let configuration = try PipelineConfiguration(contentsOf: pipeline)
             try EvaluationRun(configuration: configuration, runFolder: out ?? "runs/\(configuration.name)", mnistPath: data).run()
         } catch let error as RunError {

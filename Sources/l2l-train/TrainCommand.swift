@@ -6,6 +6,7 @@
 //     $ l2l-train pipelines/mnist.yaml --resume        # after an interruption
 import ArgumentParser
 import Foundation
+import L2L
 import Pipeline
 
 @main
@@ -34,6 +35,8 @@ struct TrainCommand: ParsableCommand {
             was trained with, then starts anew; a set-aside run whose settings match again is \
             brought back and continued.
 
+            A sweep (a pipeline with a sweep section: seeds, and optionally a grid of settings) is a             set of members, each an ordinary run in OUT/<member id>/ (OUT defaults to runs/<name>);             --member trains one (by index or id, as l2l-sweep lists them), and without it every             member is trained in order, each resumed (a failed member is reported and the others go on).
+
             Exit status: 0 done; 1 an error (the message names the file and the cause); 3 the run \
             was made with other settings or by an older l2l-train; 4 another process holds the run; \
             130 / 143 stopped by SIGINT / SIGTERM after a checkpoint.
@@ -43,6 +46,7 @@ struct TrainCommand: ParsableCommand {
               l2l-train pipelines/smoke.yaml --epochs 3 --out /tmp/smoke
               l2l-train pipelines/mnist.yaml --resume
               l2l-train pipelines/mnist.yaml --set-aside     # what make runs
+              l2l-train pipelines/sweep.yaml --member 2 --threads 1
             """,
         version: "0.1.0"
     )
@@ -50,8 +54,14 @@ struct TrainCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The experiment definition (YAML).", valueName: "pipeline"))
     var pipeline: String
 
-    @Option(help: ArgumentHelp("The run folder (default: runs/<name in the pipeline>).", valueName: "folder"))
+    @Option(help: ArgumentHelp("The run folder (default: runs/<name in the pipeline>); for a sweep, the folder of its members.", valueName: "folder"))
     var out: String?
+
+    @Option(help: ArgumentHelp("The sweep member to train, by index or id (see l2l-sweep).", valueName: "id-or-index"))
+    var member: String?
+
+    @Option(help: ArgumentHelp("Threads per step: 1, or 2 (the default: every CPU the process may use, at most 2).", valueName: "count"))
+    var threads: Int?
 
     @Option(help: ArgumentHelp("Trajectories to train for, overriding the pipeline's epochs (\(PipelineConfiguration.epochsRange.lowerBound)...\(PipelineConfiguration.epochsRange.upperBound)).", valueName: "count"))
     var epochs: Int?
@@ -76,25 +86,56 @@ struct TrainCommand: ParsableCommand {
         if let epochs, !PipelineConfiguration.epochsRange.contains(epochs) {
             throw ValidationError("--epochs must be in \(PipelineConfiguration.epochsRange.lowerBound)...\(PipelineConfiguration.epochsRange.upperBound), got \(epochs)")
         }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if !(checkpointInterval >= 0 && checkpointInterval.isFinite) { throw ValidationError("--checkpoint-interval must be 0 or more seconds, got \(checkpointInterval)") }
     }
 
     func run() throws {
+        if let threads { Threads.limit(to: threads) }
         do {
-            let configuration = try PipelineConfiguration(contentsOf: pipeline)
-            let run = TrainingRun(
-                configuration: configuration, outputFolder: out ?? "runs/\(configuration.name)", mnistPath: data,
-                epochs: epochs, mode: resume ? .resume : setAside ? .setAside : force ? .force : .start,
-                checkpointInterval: checkpointInterval)
-            switch try run.run() {
-            case let .completed(epochs):
-                FileHandle.standardError.write(Data("done: \(epochs) trajectories in \(run.path)\n".utf8))
-            case let .interrupted(_, signal):
-                throw ExitCode(128 + signal)
+            let runs = try targets()
+            var failures: [(String, RunError)] = []
+            for (configuration, folder) in runs {
+                let run = TrainingRun(
+                    configuration: configuration, outputFolder: folder, mnistPath: data,
+                    epochs: epochs, mode: mode(sweep: runs.count > 1), checkpointInterval: checkpointInterval)
+                do {
+                    switch try run.run() {
+                    case let .completed(epochs):
+                        FileHandle.standardError.write(Data("done: \(epochs) trajectories in \(run.path)\n".utf8))
+                    case let .interrupted(_, signal):
+                        throw ExitCode(128 + signal)
+                    }
+                } catch let error as RunError where runs.count > 1 {
+                    // A sweep goes on with its other members.
+                    FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+                    failures.append((folder, error))
+                }
+            }
+            if let first = failures.first {
+                FileHandle.standardError.write(Data("\(failures.count) of \(runs.count) members failed: \(failures.map(\.0).joined(separator: ", "))\n".utf8))
+                throw ExitCode(first.1.exitStatus)
             }
         } catch let error as RunError {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
             throw ExitCode(error.exitStatus)
         }
+    }
+
+    /// The runs to train: the pipeline's, or a sweep's members (one, or all in order).
+    private func targets() throws -> [(PipelineConfiguration, String)] {
+        guard let sweep = try Sweep.load(contentsOf: pipeline) else {
+            if member != nil { throw ValidationError("--member needs a sweep; \(pipeline) has no sweep section") }
+            let configuration = try PipelineConfiguration(contentsOf: pipeline)
+            return [(configuration, out ?? "runs/\(configuration.name)")]
+        }
+        let folder = out ?? "runs/\(sweep.name)"
+        let members = try member.map { [try sweep.member($0)] } ?? sweep.members
+        return members.map { ($0.configuration, "\(folder)/\($0.id)") }
+    }
+
+    /// Every member of a whole sweep is resumed unless another mode was asked for.
+    private func mode(sweep: Bool) -> TrainingRun.Mode {
+        resume ? .resume : setAside ? .setAside : force ? .force : sweep ? .resume : .start
     }
 }

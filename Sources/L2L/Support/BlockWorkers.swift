@@ -18,6 +18,22 @@ import Glibc
 /// Which worker runs what never changes a result: the callers' pieces of work are fixed and each
 /// writes its own memory, and the helper runs under the caller's floating-point mode (denormals
 /// flushed or not).
+/// How many threads a process's steps may use: 1 runs everything on the calling thread, 2 (the
+/// most the workers use) adds the helper. Set it before the first step (`l2l-train --threads`).
+public enum Threads {
+    static let limit = Atomic<Int>(Int.max)
+
+    /// Limits the threads of every later step to `count` (at least 1).
+    public static func limit(to count: Int) {
+        limit.store(max(count, 1), ordering: .sequentiallyConsistent)
+    }
+
+    /// The threads a step uses: the limit, the CPUs this process may run on, and the two workers.
+    public static var used: Int {
+        min(limit.load(ordering: .sequentiallyConsistent), Int(l2l_available_cpus()), 2)
+    }
+}
+
 final class BlockWorkers: @unchecked Sendable {
     static let shared = BlockWorkers()
 
@@ -33,7 +49,7 @@ final class BlockWorkers: @unchecked Sendable {
     private var job: ((Int) -> Void)?, jobCount = 0, jobFloatingPointMode: UInt32 = 0
 
     private init() {
-        hasHelper = l2l_available_cpus() >= 2
+        hasHelper = Threads.used >= 2
         if hasHelper { startHelper() }
     }
 

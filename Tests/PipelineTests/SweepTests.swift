@@ -1,0 +1,128 @@
+import Foundation
+import HDF5
+import Testing
+import TestSupport
+@testable import Pipeline
+
+/// Sweeps: the members of a `sweep` section, their order, ids and resolved pipelines, the
+/// refusals, `l2l-sweep`'s listing, and a member trained alone or within its sweep.
+@Suite("sweeps")
+struct SweepTests {
+    static func sweepFile(_ section: String, epochs: Int = 3) -> String {
+        tinyQuadraticPipeline(epochs: epochs) + "\n" + section
+    }
+
+    static let grid = """
+        sweep:
+          seeds: [1, 2]
+          grid:
+            training.meta_learning_rate: [0.001, 0.003]
+            optimizer.output_scale: [0.5, 0.25]
+        """
+
+    @Test("members: the grid in file order (first key slowest), seeds innermost; readable ids; fully resolved pipelines")
+    func expansion() throws {
+        let sweep = try #require(try Sweep(text: Self.sweepFile(Self.grid), path: "s.yaml"))
+        #expect(sweep.members.count == 8)
+        #expect(sweep.members.map(\.index) == Array(0..<8))
+        #expect(sweep.members[0].id == "meta_learning_rate=0.001,output_scale=0.5,seed=1")
+        #expect(sweep.members[1].id == "meta_learning_rate=0.001,output_scale=0.5,seed=2")
+        #expect(sweep.members[2].id == "meta_learning_rate=0.001,output_scale=0.25,seed=1")
+        #expect(sweep.members[7].id == "meta_learning_rate=0.003,output_scale=0.25,seed=2")
+        let last = sweep.members[7]
+        #expect(last.overrides == [.init(key: "training.meta_learning_rate", value: "0.003"), .init(key: "optimizer.output_scale", value: "0.25"), .init(key: "seed", value: "2")])
+        #expect(last.configuration.metaLearningRate == 0.003 && last.configuration.architecture.outputScale == 0.25 && last.configuration.seed == 2)
+        #expect(last.folder() == "runs/tiny/\(last.id)")
+        // The resolved text stands alone: it parses as an ordinary pipeline, with no sweep section.
+        let reparsed = try PipelineConfiguration(text: last.configuration.text, path: "member.yaml")
+        #expect(reparsed.trainsLike(last.configuration) && !last.configuration.text.contains("sweep:\n"))
+        // A seeds-only sweep lists the seeds in order; a file without a sweep is no sweep.
+        let seeds = try #require(try Sweep(text: Self.sweepFile("sweep:\n  seeds: [5, 3, 4]\n"), path: "s.yaml"))
+        #expect(seeds.members.map(\.id) == ["seed=5", "seed=3", "seed=4"])
+        #expect(try Sweep(text: tinyQuadraticPipeline(), path: "p.yaml") == nil)
+        #expect(try seeds.member("1").id == "seed=3" && seeds.member("seed=4").index == 2)
+        #expect(throws: PipelineError.self) { try seeds.member("seed=9") }
+    }
+
+    static func refusal(_ section: String) -> PipelineError? {
+        do {
+            _ = try Sweep(text: sweepFile(section), path: "s.yaml")
+            Issue.record("accepted: \(section)")
+        } catch {
+            return error
+        }
+        return nil
+    }
+
+    @Test("a grid key that does not exist, a wrong value, a repeat, an empty list or an evaluation key is refused with the line, the key and the reason")
+    func refusals() throws {
+        let unknown = Self.refusal("sweep:\n  seeds: [1]\n  grid:\n    training.meta_lr: [0.1]\n")
+        #expect(unknown?.key == "sweep.grid.training.meta_lr" && unknown?.reason.contains("no such key") == true && unknown?.line != nil)
+        let type = Self.refusal("sweep:\n  seeds: [1]\n  grid:\n    training.meta_learning_rate: [fast]\n")
+        #expect(type?.key == "sweep.grid.training.meta_learning_rate" && type?.reason.contains("expected a number") == true)
+        #expect(type?.description.contains("s.yaml:") == true)
+        let range = Self.refusal("sweep:\n  seeds: [1]\n  grid:\n    training.steps: [20, 0]\n")
+        #expect(range?.reason.contains("member steps=0,seed=1") == true && range?.reason.contains("outside") == true)
+        #expect(Self.refusal("sweep:\n  seeds: [1, 1]\n")?.reason.contains("listed twice") == true)
+        #expect(Self.refusal("sweep:\n  seeds: [1]\n  grid:\n    training.steps: [20, 20]\n")?.reason.contains("listed twice") == true)
+        #expect(Self.refusal("sweep:\n  seeds: [1]\n  grid:\n    training.steps: []\n")?.reason.contains("non-empty") == true)
+        #expect(Self.refusal("sweep:\n  seeds: []\n")?.key == "sweep.seeds")
+        #expect(Self.refusal("sweep:\n  seeds: [1]\n  grid:\n    evaluation.runs: [2, 3]\n")?.reason.contains("evaluation stage owns") == true)
+        #expect(Self.refusal("sweep:\n  seeds: [1]\n  grid:\n    seed: [2, 3]\n")?.reason.contains("sweep.seeds") == true)
+        #expect(Self.refusal("sweep:\n  seeds: [1]\n  grids: {}\n")?.reason.contains("unknown key") == true)
+        let repeated = Self.refusal("sweep:\n  seeds: [1]\n  grid:\n    training.steps: [20]\n    training.steps: [30]\n")
+        #expect(repeated?.reason.contains("duplicate key") == true || repeated?.reason.contains("listed twice") == true)
+        // A sweep file read as one pipeline says what to do.
+        #expect {
+            try PipelineConfiguration(text: Self.sweepFile(Self.grid), path: "s.yaml")
+        } throws: { error in
+            (error as? PipelineError)?.reason.contains("--member") == true
+        }
+    }
+
+    @Test("l2l-sweep prints exactly one line per member (index, id, folder, overrides), or JSON")
+    func listing() throws {
+        let folder = try TemporaryDirectory()
+        let pipeline = folder.path("sweep.yaml")
+        try Self.sweepFile(Self.grid).write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let result = try runProcess(executable("l2l-sweep"), [pipeline])
+        #expect(result.status == 0, "\(result.standardError)")
+        let lines = result.standardOutput.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        #expect(lines.count == 8)
+        #expect(lines[3] == ["3", "meta_learning_rate=0.001,output_scale=0.25,seed=2", "runs/tiny/meta_learning_rate=0.001,output_scale=0.25,seed=2",
+                             "training.meta_learning_rate=0.001 optimizer.output_scale=0.25 seed=2"])
+        let json = try runProcess(executable("l2l-sweep"), [pipeline, "--json", "--runs", "elsewhere"])
+        let decoded = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [[String: Any]]
+        #expect(decoded?.count == 8 && decoded?[7]["folder"] as? String == "elsewhere/tiny/meta_learning_rate=0.003,output_scale=0.25,seed=2")
+        // A bad grid is refused before anything is listed.
+        try Self.sweepFile("sweep:\n  seeds: [1]\n  grid:\n    training.meta_lr: [0.1]\n").write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let refused = try runProcess(executable("l2l-sweep"), [pipeline])
+        #expect(refused.status != 0 && refused.standardOutput.isEmpty && refused.standardError.contains("sweep.grid.training.meta_lr"))
+    }
+
+    @Test("a member trained alone (--member) is bit-identical to the same member trained within its sweep, and to the same run written as a plain pipeline")
+    func memberAloneAndInSweep() throws {
+        let folder = try TemporaryDirectory()
+        let pipeline = folder.path("sweep.yaml")
+        try Self.sweepFile("sweep:\n  seeds: [1, 2]\n  grid:\n    training.meta_learning_rate: [0.001, 0.003]\n", epochs: 4).write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let whole = try runProcess(executable("l2l-train"), [pipeline, "--out", folder.path("whole")])
+        #expect(whole.status == 0, "\(whole.standardError)")
+        let id = "meta_learning_rate=0.003,seed=1"
+        let alone = try runProcess(executable("l2l-train"), [pipeline, "--out", folder.path("alone"), "--member", "2", "--threads", "1"])
+        #expect(alone.status == 0, "\(alone.standardError)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path("alone")) == [id])
+        try expectIdentical(folder.path("whole/\(id)/train.h5"), folder.path("alone/\(id)/train.h5"), "member 2 alone (one thread) and in its sweep (two)")
+
+        let plain = folder.path("plain.yaml")
+        try tinyQuadraticPipeline(epochs: 4).replacingOccurrences(of: "seed: 3", with: "seed: 1")
+            .replacingOccurrences(of: "meta_learning_rate: 0.001", with: "meta_learning_rate: 0.003").write(toFile: plain, atomically: true, encoding: .utf8)
+        #expect(try runProcess(executable("l2l-train"), [plain, "--out", folder.path("plain")]).status == 0)
+        let a = try everything(in: folder.path("plain/train.h5"), ignoring: ["created", "run_id", "resumed_by", "configuration", "pipeline"])
+        let b = try everything(in: folder.path("whole/\(id)/train.h5"), ignoring: ["created", "run_id", "resumed_by", "configuration", "pipeline"])
+        #expect(a.keys.sorted() == b.keys.sorted())
+        #expect(a.keys.filter { a[$0] != b[$0] }.isEmpty)
+        // The sweep resumes member by member: nothing to do now.
+        let again = try runProcess(executable("l2l-train"), [pipeline, "--out", folder.path("whole")])
+        #expect(again.status == 0 && again.standardError.components(separatedBy: "nothing to do").count == 5)
+    }
+}
