@@ -69,8 +69,16 @@ train: $(EXPERIMENTS:%=runs/%/train.done)
 # pipeline's meta-training settings changed, it moves the old run to runs/<name>/set-aside/ (never
 # deletes it) and starts anew, or brings back a set-aside run of these settings. make never passes
 # --force. Any pipelines/<name>.yaml works: make train EXPERIMENTS=<name>.
+# A sweep's members (l2l-sweep lists them) train two at a time with one thread each, which on 2
+# cores beat one at a time with two threads (README → Sweeps); a failed member leaves the others
+# trained and fails the target; each member resumes on its own.
+MEMBERS_AT_ONCE ?= 2
 runs/%/train.done: pipelines/%.yaml | build data/mnist.h5
-	$(RELEASE)/l2l-train $< --out runs/$* --set-aside
+	@members=$$($(RELEASE)/l2l-sweep $< | cut -f1) || exit 1; \
+	count=$$(echo "$$members" | wc -l); \
+	if [ "$$count" -gt 1 ]; then at_once=$(MEMBERS_AT_ONCE); threads=1; else at_once=1; threads=2; fi; \
+	echo "$(RELEASE)/l2l-train $< --out runs/$* --set-aside --member M --threads $$threads   (M = $$(echo $$members | tr ' ' ','); $$at_once at a time)"; \
+	echo "$$members" | xargs -P $$at_once -I{} $(RELEASE)/l2l-train $< --out runs/$* --set-aside --member {} --threads $$threads
 	touch $@
 
 resume: | build data/mnist.h5

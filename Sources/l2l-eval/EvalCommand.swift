@@ -59,8 +59,10 @@ struct EvalCommand: ParsableCommand {
                 }
                 return
             }
-            if member != nil { throw ValidationError("--member needs a sweep; \(pipeline) has no sweep section") }
             let configuration = try PipelineConfiguration(contentsOf: pipeline)
+            if let member, member != "0", member != configuration.name {
+                throw ValidationError("\(pipeline) has no sweep section: its only member is 0 (\(configuration.name)), not '\(member)'")
+            }
             try EvaluationRun(configuration: configuration, runFolder: out ?? "runs/\(configuration.name)", mnistPath: data).run()
         } catch let error as RunError {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))

@@ -125,8 +125,11 @@ struct TrainCommand: ParsableCommand {
     /// The runs to train: the pipeline's, or a sweep's members (one, or all in order).
     private func targets() throws -> [(PipelineConfiguration, String)] {
         guard let sweep = try Sweep.load(contentsOf: pipeline) else {
-            if member != nil { throw ValidationError("--member needs a sweep; \(pipeline) has no sweep section") }
             let configuration = try PipelineConfiguration(contentsOf: pipeline)
+            // A file without a sweep is one run, member 0 (as l2l-sweep lists it).
+            if let member, member != "0", member != configuration.name {
+                throw ValidationError("\(pipeline) has no sweep section: its only member is 0 (\(configuration.name)), not '\(member)'")
+            }
             return [(configuration, out ?? "runs/\(configuration.name)")]
         }
         let folder = out ?? "runs/\(sweep.name)"

@@ -22,21 +22,26 @@ struct NothingLostTests {
         return (folder, pipeline, out)
     }
 
-    @Test("make keeps the old run when the pipeline changes, and brings it back when the change is undone")
-    func makeKeepsRuns() throws {
-        let folder = try TemporaryDirectory()
-        // A project of its own: the Makefile, one pipeline, a stand-in for data/mnist.h5 (the
-        // quadratics read none); the stages are the test build's (SWIFT=true skips the build).
+    /// A project of its own in `folder`: the Makefile, `pipelines/probe.yaml` holding `text`, and a
+    /// stand-in for data/mnist.h5 (the quadratics read none); `make` runs the test build's stages
+    /// (SWIFT=true skips the build).
+    static func makeProject(in folder: TemporaryDirectory, pipeline text: String) throws -> (String) throws -> ProcessResult {
         try FileManager.default.createDirectory(atPath: folder.path("pipelines"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: folder.path("data"), withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: packageRoot.appendingPathComponent("Makefile").path, toPath: folder.path("Makefile"))
         FileManager.default.createFile(atPath: folder.path("data/mnist.h5"), contents: Data())
-        let pipeline = folder.path("pipelines/probe.yaml")
-        try Self.write(tinyQuadraticPipeline(epochs: 3, name: "probe"), to: pipeline)
+        try write(text, to: folder.path("pipelines/probe.yaml"))
         let binaries = URL(fileURLWithPath: executable("l2l-train")).deletingLastPathComponent().path
-        func make(_ target: String) throws -> ProcessResult {
+        return { target in
             try runProcess("/usr/bin/make", ["-C", folder.url.path, target, "EXPERIMENTS=probe", "SWIFT=true", "RELEASE=\(binaries)"])
         }
+    }
+
+    @Test("make keeps the old run when the pipeline changes, and brings it back when the change is undone")
+    func makeKeepsRuns() throws {
+        let folder = try TemporaryDirectory()
+        let pipeline = folder.path("pipelines/probe.yaml")
+        let make = try Self.makeProject(in: folder, pipeline: tinyQuadraticPipeline(epochs: 3, name: "probe"))
 
         var result = try make("eval")
         #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
@@ -73,6 +78,26 @@ struct NothingLostTests {
         let after = try FileManager.default.contentsOfDirectory(atPath: run + "/set-aside")
         #expect(after.count == 1)
         #expect(try Self.runID(run + "/set-aside/" + (after.first ?? "") + "/train.h5") == replacement)
+    }
+
+    @Test("make trains a sweep's members two at a time; a failed member leaves the others trained, and the next make trains only what is missing")
+    func makeTrainsSweeps() throws {
+        let folder = try TemporaryDirectory()
+        let make = try Self.makeProject(in: folder, pipeline: tinyQuadraticPipeline(epochs: 3, name: "probe") + "\nsweep:\n  seeds: [1, 2, 3]\n")
+        // Member seed=2 cannot be written: its run folder's name is taken by a file.
+        try FileManager.default.createDirectory(atPath: folder.path("runs/probe"), withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: folder.path("runs/probe/seed=2"), contents: Data("in the way".utf8))
+        var result = try make("train")
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("seed=2") && result.standardError.contains("must be a folder"), "\(result.standardError)")
+        #expect(result.standardOutput.contains("--threads 1") && result.standardOutput.contains("2 at a time"))
+        for seed in [1, 3] { #expect(FileManager.default.fileExists(atPath: folder.path("runs/probe/seed=\(seed)/train.h5"))) }
+        #expect(!FileManager.default.fileExists(atPath: folder.path("runs/probe/train.done")))
+        try FileManager.default.removeItem(atPath: folder.path("runs/probe/seed=2"))
+        result = try make("train")
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        #expect(result.standardError.components(separatedBy: "nothing to do").count == 3)
+        #expect(FileManager.default.fileExists(atPath: folder.path("runs/probe/seed=2/train.h5")))
     }
 
     @Test("a stored configuration that does not parse is reported as such (status 1), never as a change, and the file is left untouched")
