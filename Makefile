@@ -120,8 +120,8 @@ smoke: build data/mnist.h5 venv
 	$(RELEASE)/l2l-train pipelines/smoke.yaml --out runs/smoke --set-aside
 	$(RELEASE)/l2l-eval pipelines/smoke.yaml --out runs/smoke
 	$(PYTHON) scripts/figures.py --runs runs --out runs/smoke/figures --mnist smoke
-	h5dump -H runs/smoke/train.h5 > /dev/null
-	h5dump -H runs/smoke/eval.h5 > /dev/null
+	for file in runs/smoke/seed=*/train.h5 runs/smoke/eval.h5; do h5dump -H "$$file" > /dev/null || exit 1; done
+	$(RELEASE)/l2l-sweep pipelines/smoke.yaml
 
 bench: build
 	$(RELEASE)/l2l-bench --out runs/bench

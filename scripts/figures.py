@@ -42,6 +42,9 @@ def panel(axis, problem_group, title):
         if name not in problem_group:
             continue
         group = problem_group[name]
+        if "mean" not in group:
+            print(f"note: {title}: {name} has no single curve (a sweep over a grid); drawn without it", file=sys.stderr)
+            continue
         mean, error = group["mean"][()], group["stderr"][()]
         steps = np.arange(len(mean))
         rate = group.attrs.get("learning_rate")
@@ -57,11 +60,16 @@ def panel(axis, problem_group, title):
 
 
 def final_losses(problem_group):
-    return {name: float(problem_group[name]["mean"][-1]) for name in STYLE if name in problem_group}
+    return {name: float(problem_group[name]["mean"][-1]) for name in STYLE if name in problem_group and "mean" in problem_group[name]}
 
 
 def check_provenance(eval_path, train_path):
     """Refuses an eval.h5 that evaluated another training run than the train.h5 beside it."""
+    with h5py.File(eval_path, "r") as evaluation:
+        members = evaluation.attrs.get("sweep_members")
+    if members is not None:
+        check_sweep_provenance(eval_path, members.split("\n"))
+        return
     if not os.path.exists(train_path):
         print(f"warning: {eval_path}: no {train_path} beside it; cannot check which run it evaluated", file=sys.stderr)
         return
@@ -73,6 +81,24 @@ def check_provenance(eval_path, train_path):
         elif evaluated != current:
             sys.exit(f"{eval_path} evaluated run {evaluated}, but {train_path} is run {current}: "
                      f"evaluate again (make eval, or l2l-eval --out {os.path.dirname(eval_path)})")
+
+
+def check_sweep_provenance(eval_path, members):
+    """Refuses a sweep's eval.h5 when a member's train.h5 is another run than the one evaluated."""
+    folder = os.path.dirname(eval_path)
+    with h5py.File(eval_path, "r") as evaluation:
+        for problem in evaluation["problems"].values():
+            for member in members:
+                evaluated = problem["lstm"]["members"][member].attrs.get("train_run_id")
+                train_path = os.path.join(folder, member, "train.h5")
+                if not os.path.exists(train_path):
+                    print(f"warning: {eval_path}: member {member} has no {train_path}", file=sys.stderr)
+                    continue
+                with h5py.File(train_path, "r") as training:
+                    if training.attrs.get("run_id") != evaluated:
+                        sys.exit(f"{eval_path} evaluated run {evaluated} of member {member}, but {train_path} is run "
+                                 f"{training.attrs.get('run_id')}: evaluate again (make eval)")
+            break
 
 
 def main():
@@ -98,13 +124,14 @@ def main():
             missing = [p for p, _ in panels if p not in file["problems"]]
             if missing:
                 sys.exit(f"{path}: no evaluation of {', '.join(missing)} (expected /problems/<name>)")
-            fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+            fig, axes = plt.subplots(1, len(panels), figsize=(max(4.2 * len(panels), 5.6), 3.8), squeeze=False)
             for axis, (problem, title) in zip(axes[0], panels):
                 panel(axis, file["problems"][problem], title)
                 finals = final_losses(file["problems"][problem])
-                print(f"{figure} / {problem} (final mean loss, step {len(file['problems'][problem]['lstm']['mean'][()]) - 1}): "
+                print(f"{figure} / {problem} (final mean loss, step {file.attrs['horizon']}): "
                       + ", ".join(f"{STYLE[k][0]} {v:.4g}" for k, v in finals.items()))
-            fig.suptitle(f"{paper} of Andrychowicz et al. (2016), reproduced\nlearned optimizer: {file.attrs['phi_source']}", fontsize=8)
+            band = file["problems"][panels[0][0]]["lstm"].attrs.get("band", "standard error over runs")
+            fig.suptitle(f"{paper} of Andrychowicz et al. (2016), reproduced\nlearned optimizer: {file.attrs['phi_source']}\nLSTM band: {band}", fontsize=8)
             fig.tight_layout()
             for extension in ("png", "pdf"):
                 fig.savefig(os.path.join(arguments.out, f"{figure}.{extension}"), dpi=150)

@@ -82,7 +82,7 @@ public struct EvaluationRun {
     /// `/phi/best` of the training run (or `/phi/latest` when no validation has run yet), checked:
     /// the run's layout and settings must be this pipeline's, and φ finite and of this
     /// architecture's shapes.
-    private func loadPhi() throws -> Source {
+    func loadPhi() throws -> Source {
         guard File.isHDF5(trainPath) else { throw RunError(file: trainPath, "is not an HDF5 file (truncated or overwritten?)") }
         let file = try File.open(trainPath)
         let version = try file.attribute("format_version", as: Int32.self)
@@ -112,8 +112,17 @@ public struct EvaluationRun {
     }
 
     private func evaluate<P: Problem>(problem: P, name: String, phi: Phi) -> [Result] {
-        let learned = LearnedOptimizer(phi: phi)
-        var results = [Result(name: "lstm", learningRate: nil, losses: runs(learned, problem: problem, name: name, purpose: "evaluation", count: configuration.runs), tuning: [])]
+        [learned(problem: problem, name: name, phi: phi, as: "lstm")] + baselines(problem: problem, name: name)
+    }
+
+    /// The learned optimizer with `phi` on `problem`, reported under `resultName`.
+    func learned<P: Problem>(problem: P, name: String, phi: Phi, as resultName: String) -> Result {
+        Result(name: resultName, learningRate: nil, losses: runs(LearnedOptimizer(phi: phi), problem: problem, name: name, purpose: "evaluation", count: configuration.runs), tuning: [])
+    }
+
+    /// SGD, NAG, RMSprop and Adam on `problem`, each at the grid's best learning rate.
+    func baselines<P: Problem>(problem: P, name: String) -> [Result] {
+        var results: [Result] = []
         let baselines: [(String, (Float) -> any Optimizer)] = [
             ("sgd", { SGD(learningRate: $0) }), ("nag", { NAG(learningRate: $0) }),
             ("rmsprop", { RMSprop(learningRate: $0) }), ("adam", { Adam(learningRate: $0) }),
@@ -164,20 +173,13 @@ public struct EvaluationRun {
         return losses
     }
 
-    private func write(_ results: [Result], problem: String, to file: File) throws {
+    func write(_ results: [Result], problem: String, to file: File) throws {
         let steps = configuration.horizon + 1
         for result in results {
             let group = "problems/\(problem)/\(result.name)"
             let losses = try file.createDataset("\(group)/loss", values: result.losses.flatMap { $0 }, shape: [result.losses.count, steps])
             try losses.setAttribute("description", "f(θ_t) for t = 0…horizon of every run (runs × steps + 1); NaN after a failure")
-            var mean = [Double](repeating: 0, count: steps), standardError = [Double](repeating: 0, count: steps)
-            let n = Double(result.losses.count)
-            for t in 0..<steps {
-                let values = result.losses.map { Double($0[t]) }
-                let m = values.reduce(0, +) / n
-                mean[t] = m
-                standardError[t] = n > 1 ? (values.map { ($0 - m) * ($0 - m) }.reduce(0, +) / (n - 1) / n).squareRoot() : 0
-            }
+            let (mean, standardError) = Self.meanAndStandardError(result.losses.map { $0.map(Double.init) }, steps: steps)
             try file.createDataset("\(group)/mean", values: mean, shape: [steps])
             try file.createDataset("\(group)/stderr", values: standardError, shape: [steps])
             let groupObject = try file.openGroup(group)
@@ -188,5 +190,19 @@ public struct EvaluationRun {
                     .setAttribute("description", "mean f(θ_horizon) over the tuning runs; inf when a run diverged")
             }
         }
+    }
+
+    /// The mean of `rows` at every step and its standard error (sample standard deviation over
+    /// √n; 0 for one row).
+    static func meanAndStandardError(_ rows: [[Double]], steps: Int) -> (mean: [Double], standardError: [Double]) {
+        var mean = [Double](repeating: 0, count: steps), standardError = [Double](repeating: 0, count: steps)
+        let n = Double(rows.count)
+        for t in 0..<steps {
+            let values = rows.map { $0[t] }
+            let m = values.reduce(0, +) / n
+            mean[t] = m
+            standardError[t] = n > 1 ? (values.map { ($0 - m) * ($0 - m) }.reduce(0, +) / (n - 1) / n).squareRoot() : 0
+        }
+        return (mean, standardError)
     }
 }

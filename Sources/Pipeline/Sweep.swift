@@ -40,6 +40,9 @@ public struct Sweep: Sendable {
     public let path: String
     public let name: String
     public let members: [SweepMember]
+    /// The seed of the sweep's evaluation, the same draws for every member and baseline: the
+    /// file's top-level `seed`, or the first of `sweep.seeds` when it has none.
+    public let evaluationSeed: UInt64
 
     /// The grid keys the evaluation stage owns, or that a sweep sets otherwise.
     static let refusedKeys = ["name", "seed", "sweep"]
@@ -121,8 +124,15 @@ public struct Sweep: Sendable {
             }
         }
         self.path = path
+        self.evaluationSeed = reader.mapping[Node("seed")]?.int.map { UInt64(max($0, 0)) } ?? UInt64(seeds[0])
         self.name = members.first?.configuration.name ?? ""
         self.members = members
+    }
+
+    /// A member's grid point: its id without the seed ("all-seeds" for a sweep of seeds only).
+    public static func gridPoint(of member: SweepMember) -> String {
+        let point = member.id.split(separator: ",").filter { !$0.hasPrefix("seed=") }.joined(separator: ",")
+        return point.isEmpty ? "all-seeds" : point
     }
 
     /// The member named by its index or its id.

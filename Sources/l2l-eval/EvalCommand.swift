@@ -18,7 +18,7 @@ struct EvalCommand: ParsableCommand {
             every optimizer meeting the same problem instances, initial parameters and minibatches. \
             Each baseline's learning rate is chosen from the experiment's grid by the mean final loss \
             of separate tuning runs. Writes OUT/eval.h5: per problem and optimizer the losses of every \
-            run, their mean and standard error at every step, the learning rate and the grid scores,             and which run and φ it evaluated (train_run_id, phi_epoch). φ is refused when a value is             NaN or infinite or a tensor has another shape. The file is built in memory and saved whole             (temporary file, fsync, rename): a failure, a full disk or a signal leaves the previous             eval.h5 and no temporary file. One process at a time may use a run folder (OUT/.lock).
+            run, their mean and standard error at every step, the learning rate and the grid scores,             and which run and φ it evaluated (train_run_id, phi_epoch). On a sweep, every member's             /phi/best is evaluated against the baselines (run once per problem), all on the same draws,             into OUT/eval.h5 with each member's curves and, per grid point, the mean and standard             error across seeds (across_seeds); --member evaluates one member in its own folder. φ is refused when a value is             NaN or infinite or a tensor has another shape. The file is built in memory and saved whole             (temporary file, fsync, rename): a failure, a full disk or a signal leaves the previous             eval.h5 and no temporary file. One process at a time may use a run folder (OUT/.lock).
 
             Exit status: 0 done; 1 an error (the message names the file and the cause); 3 train.h5             was made with other meta-training settings than the pipeline holds; 4 another process             holds the run.
 
@@ -52,10 +52,13 @@ struct EvalCommand: ParsableCommand {
         if let threads { Threads.limit(to: threads) }
         do {
             if let sweep = try Sweep.load(contentsOf: pipeline) {
-                // For now each member is evaluated in its own folder, like a run of its own.
                 let folder = out ?? "runs/\(sweep.name)"
-                for member in try member.map({ [try sweep.member($0)] }) ?? sweep.members {
-                    try EvaluationRun(configuration: member.configuration, runFolder: "\(folder)/\(member.id)", mnistPath: data).run()
+                if let member {
+                    // One member alone, in its own folder, like a run of its own.
+                    let chosen = try sweep.member(member)
+                    try EvaluationRun(configuration: chosen.configuration, runFolder: "\(folder)/\(chosen.id)", mnistPath: data).run()
+                } else {
+                    try SweepEvaluation(sweep: sweep, folder: folder, mnistPath: data).run()
                 }
                 return
             }

@@ -19,7 +19,8 @@ struct ConfigurationTests {
         #expect(quadratic.architecture == .paperQuadratic)
         #expect(quadratic.optimizee == .quadratic(problems: 128, dimensions: 10, distribution: .gaussian))
         #expect(quadratic.runs >= 100)
-        _ = try PipelineConfiguration(contentsOf: packageRoot.appendingPathComponent("pipelines/smoke.yaml").path)
+        let smoke = try #require(try Sweep.load(contentsOf: packageRoot.appendingPathComponent("pipelines/smoke.yaml").path))
+        #expect(smoke.members.map(\.id) == ["seed=1", "seed=2"])
     }
 
     func refusal(_ text: String) -> PipelineError? {

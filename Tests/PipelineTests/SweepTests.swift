@@ -126,3 +126,46 @@ struct SweepTests {
         #expect(again.status == 0 && again.standardError.components(separatedBy: "nothing to do").count == 5)
     }
 }
+
+/// The evaluation of a whole sweep: baselines once, every member on the same draws, the
+/// aggregate across seeds against a hand computation.
+@Suite("sweep evaluation")
+struct SweepEvaluationTests {
+    @Test("l2l-eval on a sweep: one eval.h5, the baselines once, every member on the same draws, across_seeds = the mean and standard error of the members' curves")
+    func aggregate() throws {
+        let folder = try TemporaryDirectory()
+        let pipeline = folder.path("sweep.yaml")
+        try SweepTests.sweepFile("sweep:\n  seeds: [1, 2, 3]\n", epochs: 4).write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let out = folder.path("runs")
+        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out]).status == 0)
+        let evaluation = try runProcess(executable("l2l-eval"), [pipeline, "--out", out])
+        #expect(evaluation.status == 0, "\(evaluation.standardError)")
+        let file = try File.open(out + "/eval.h5")
+        let problem = try file.openGroup("problems/quadratic")
+        #expect(try problem.children().sorted() == ["adam", "lstm", "nag", "rmsprop", "sgd"])
+        let ids = ["seed=1", "seed=2", "seed=3"]
+        #expect(try problem.openGroup("lstm/members").children().sorted() == ids)
+        let curves = try ids.map { try problem.openDataset("lstm/members/\($0)/mean").read(Double.self) }
+        let steps = curves[0].count
+        let mean = (0..<steps).map { t in curves.map { $0[t] }.reduce(0, +) / 3 }
+        let standardError = (0..<steps).map { t in (curves.map { ($0[t] - mean[t]) * ($0[t] - mean[t]) }.reduce(0, +) / 2).squareRoot() / 3.0.squareRoot() }
+        let across = try problem.openDataset("lstm/all-seeds/across_seeds/mean").read(Double.self)
+        let acrossError = try problem.openDataset("lstm/all-seeds/across_seeds/stderr").read(Double.self)
+        #expect(zip(across, mean).allSatisfy { abs($0 - $1) <= 1e-12 * max(abs($1), 1) })
+        #expect(zip(acrossError, standardError).allSatisfy { abs($0 - $1) <= 1e-12 * max(abs($1), 1) })
+        #expect(standardError.contains { $0 > 0 }, "the seeds' curves do not differ")
+        #expect(try problem.openGroup("lstm/all-seeds/across_seeds").attribute("seeds", as: Int64.self) == 3)
+        #expect(try problem.openDataset("lstm/mean").read(Double.self) == across)
+        // Common random numbers: every optimizer starts from the same instances and θ₀.
+        let runs = 4, columns = steps
+        let first = { (name: String) throws -> [Float] in
+            let losses = try problem.openDataset("\(name)/loss").read(Float.self)
+            return (0..<runs).map { losses[$0 * columns] }
+        }
+        for id in ids { #expect(try first("lstm/members/\(id)") == first("adam")) }
+        // Each member's curves name the run they came from.
+        for id in ids {
+            #expect(try problem.openGroup("lstm/members/\(id)").stringAttribute("train_run_id") == File.open(out + "/\(id)/train.h5").stringAttribute("run_id"))
+        }
+    }
+}

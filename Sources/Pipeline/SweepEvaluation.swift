@@ -1,0 +1,96 @@
+import Foundation
+import HDF5
+import L2L
+
+/// The evaluation of a whole sweep (`l2l-eval` on a sweep file): every member's `/phi/best` and
+/// the four baselines on every evaluation problem, all drawing the same problem instances, θ₀ and
+/// minibatches (common random numbers, from the sweep's `evaluationSeed`). The baselines do not
+/// depend on φ, so they are tuned and run once per problem, not once per member.
+///
+/// Writes `runs/<name>/eval.h5`: the baselines as for one run, every member's learned-optimizer
+/// runs in `/problems/<p>/lstm/members/<id>/`, and per grid point the aggregate over its seeds in
+/// `/problems/<p>/lstm/<grid point>/across_seeds/` (`mean` of the members' mean curves, `stderr`
+/// the standard error across seeds, attribute `seeds`). With one grid point,
+/// `/problems/<p>/lstm/mean` and `stderr` are that aggregate, so the figures draw across-seed bands.
+public struct SweepEvaluation {
+    public var sweep: Sweep
+    public var folder: String
+    public var mnistPath: String
+
+    public init(sweep: Sweep, folder: String, mnistPath: String) {
+        self.sweep = sweep
+        self.folder = folder
+        self.mnistPath = mnistPath
+    }
+
+    public var path: String { RunFolder(path: folder).evalPath }
+
+    public func run() throws {
+        TemporaryFiles.removeOnSignal()
+        let root = RunFolder(path: folder)
+        try root.prepare(create: false)
+        let lock = try root.lock(stage: "l2l-eval (sweep)")
+        defer { withExtendedLifetime(lock) {} }
+        root.removeStaleTemporaries()
+
+        guard var configuration = sweep.members.first?.configuration else { return }
+        configuration.seed = sweep.evaluationSeed
+        // Every member's φ, checked, before any work.
+        let sources = try sweep.members.map { member -> EvaluationRun.Source in
+            let run = EvaluationRun(configuration: member.configuration, runFolder: "\(folder)/\(member.id)", mnistPath: mnistPath)
+            guard FileManager.default.fileExists(atPath: run.trainPath) else {
+                throw RunError(file: run.trainPath, "member \(member.id) is not trained yet; run l2l-train \(sweep.path) --member \(member.index)")
+            }
+            return try run.loadPhi()
+        }
+        let evaluation = EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: mnistPath)
+        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [.test])
+        let file = try File.createInMemory(path)
+        try Provenance.record(on: file, configuration: configuration, tool: "l2l-eval", mnistPath: experiment.mnistPath)
+        try file.setAttribute("configuration", try String(contentsOfFile: sweep.path, encoding: .utf8))
+        try file.setAttribute("format", "l2l-eval")
+        try file.setAttribute("format_version", Int32(2))
+        try file.setAttribute("sweep_members", sweep.members.map(\.id).joined(separator: "\n"))
+        try file.setAttribute("phi_source", "/phi/best of each of the \(sweep.members.count) members")
+        try file.setAttribute("horizon", Int64(configuration.horizon))
+
+        let points = Dictionary(grouping: sweep.members, by: Sweep.gridPoint(of:))
+        let steps = configuration.horizon + 1
+        for problem in configuration.evaluationProblems {
+            note("evaluating on \(problem.name): the baselines, then \(sweep.members.count) members")
+            var results: [EvaluationRun.Result]
+            switch AnyProblem(problem.optimizee, data: try experiment.data(.test)) {
+            case let .quadratic(quadratic):
+                results = evaluation.baselines(problem: quadratic, name: problem.name)
+                results += zip(sweep.members, sources).map { evaluation.learned(problem: quadratic, name: problem.name, phi: $1.phi, as: "lstm/members/\($0.id)") }
+            case let .mlp(mlp):
+                results = evaluation.baselines(problem: mlp, name: problem.name)
+                results += zip(sweep.members, sources).map { evaluation.learned(problem: mlp, name: problem.name, phi: $1.phi, as: "lstm/members/\($0.id)") }
+            }
+            try evaluation.write(results, problem: problem.name, to: file)
+            for (member, source) in zip(sweep.members, sources) {
+                let group = try file.openGroup("problems/\(problem.name)/lstm/members/\(member.id)")
+                try group.setAttribute("train_run_id", source.runID)
+                try group.setAttribute("phi_epoch", source.epoch)
+                try group.setAttribute("phi_source", source.group)
+            }
+            for (point, members) in points {
+                let curves = try members.map { try file.openDataset("problems/\(problem.name)/lstm/members/\($0.id)/mean").read(Double.self, rank: 1) }
+                let (mean, standardError) = EvaluationRun.meanAndStandardError(curves, steps: steps)
+                let group = "problems/\(problem.name)/lstm/\(point)/across_seeds"
+                try file.createDataset("\(group)/mean", values: mean, shape: [steps])
+                    .setAttribute("description", "mean over the seeds of the members' mean curves")
+                try file.createDataset("\(group)/stderr", values: standardError, shape: [steps])
+                    .setAttribute("description", "standard error of that mean across seeds (sample standard deviation of the seeds' mean curves over √seeds)")
+                try file.openGroup(group).setAttribute("seeds", Int64(members.count))
+                if points.count == 1 {
+                    try file.createDataset("problems/\(problem.name)/lstm/mean", values: mean, shape: [steps])
+                    try file.createDataset("problems/\(problem.name)/lstm/stderr", values: standardError, shape: [steps])
+                    try file.openGroup("problems/\(problem.name)/lstm").setAttribute("band", "standard error across \(members.count) seeds")
+                }
+            }
+        }
+        try file.save()
+        note("wrote \(path)")
+    }
+}
