@@ -9,8 +9,10 @@ import HDF5
 /// `set-aside/<UTC time>-<reason>/` with the pipeline they were trained with (`pipeline.yaml`, so
 /// `l2l-eval set-aside/…/pipeline.yaml --out set-aside/…` evaluates it) and why (`reason.txt`),
 /// and brings a set-aside run back when the pipeline matches it again.
-struct RunFolder {
-    let path: String
+public struct RunFolder {
+    public let path: String
+
+    public init(path: String) { self.path = path }
 
     var trainPath: String { file("train.h5") }
     var evalPath: String { file("eval.h5") }
@@ -39,6 +41,20 @@ struct RunFolder {
     func lock(stage: String) throws -> RunLock {
         try prepare(create: true)
         return try RunLock(path: file(".lock"), stage: stage)
+    }
+
+    /// Sets aside a run of a plain pipeline found in what is now a sweep's folder (its members
+    /// live in subfolders, and the sweep's evaluation would replace that run's eval.h5). The
+    /// members of one sweep may start at once: the check waits for the folder's lock.
+    public func setAsidePlainRun(sweep path: String) throws {
+        guard FileManager.default.fileExists(atPath: trainPath) else { return }
+        try prepare(create: true)
+        let lock = try RunLock(path: file(".lock"), stage: "l2l-train (setting aside a plain run)", wait: true)
+        defer { withExtendedLifetime(lock) {} }
+        guard FileManager.default.fileExists(atPath: trainPath) else { return }
+        let text = (try? File.open(trainPath).stringAttribute("configuration")) ?? ""
+        let aside = try setAside(label: "became-a-sweep", reason: "\(path) became a sweep; its members train in \(self.path)/<member id>/", pipelineText: text)
+        note("set the run in \(self.path) aside in \(aside): \(path) is now a sweep\nevaluate it with: l2l-eval \(aside)/pipeline.yaml --out \(aside)")
     }
 
     /// Removes the temporary files of dead processes beside the run's files, and says so.
@@ -124,10 +140,11 @@ struct RunFolder {
 final class RunLock {
     private let descriptor: Int32
 
-    init(path: String, stage: String) throws {
+    /// - Parameter wait: wait for the lock instead of refusing at once (for short operations).
+    init(path: String, stage: String, wait: Bool = false) throws {
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw RunError(file: path, "cannot open the run's lock file: \(systemErrorDescription(errno))") }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        guard flock(descriptor, LOCK_EX | (wait ? 0 : LOCK_NB)) == 0 else {
             let number = errno
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(descriptor)

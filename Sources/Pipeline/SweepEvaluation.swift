@@ -29,6 +29,7 @@ public struct SweepEvaluation {
         TemporaryFiles.removeOnSignal()
         let root = RunFolder(path: folder)
         try root.prepare(create: false)
+        try root.setAsidePlainRun(sweep: sweep.path)
         let lock = try root.lock(stage: "l2l-eval (sweep)")
         defer { withExtendedLifetime(lock) {} }
         root.removeStaleTemporaries()

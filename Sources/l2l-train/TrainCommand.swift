@@ -133,6 +133,7 @@ struct TrainCommand: ParsableCommand {
             return [(configuration, out ?? "runs/\(configuration.name)")]
         }
         let folder = out ?? "runs/\(sweep.name)"
+        try RunFolder(path: folder).setAsidePlainRun(sweep: pipeline)
         let members = try member.map { [try sweep.member($0)] } ?? sweep.members
         return members.map { ($0.configuration, "\(folder)/\($0.id)") }
     }

@@ -127,6 +127,27 @@ struct SweepTests {
     }
 }
 
+extension SweepTests {
+    @Test("a plain run in the folder of a pipeline that became a sweep is set aside, not overwritten")
+    func plainRunBecomesSweep() throws {
+        let folder = try TemporaryDirectory()
+        let pipeline = folder.path("p.yaml"), out = folder.path("run")
+        try tinyQuadraticPipeline(epochs: 2).write(toFile: pipeline, atomically: true, encoding: .utf8)
+        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out]).status == 0)
+        #expect(try runProcess(executable("l2l-eval"), [pipeline, "--out", out]).status == 0)
+        let original = try File.open(out + "/train.h5").stringAttribute("run_id")
+        try Self.sweepFile("sweep:\n  seeds: [1, 2]\n", epochs: 2).write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let result = try runProcess(executable("l2l-train"), [pipeline, "--out", out])
+        #expect(result.status == 0, "\(result.standardError)")
+        let aside = try FileManager.default.contentsOfDirectory(atPath: out + "/set-aside")
+        #expect(aside.count == 1 && aside[0].hasSuffix("-became-a-sweep"))
+        #expect(try File.open(out + "/set-aside/\(aside[0])/train.h5").stringAttribute("run_id") == original)
+        #expect(FileManager.default.fileExists(atPath: out + "/set-aside/\(aside[0])/eval.h5"))
+        #expect(!FileManager.default.fileExists(atPath: out + "/train.h5") && !FileManager.default.fileExists(atPath: out + "/eval.h5"))
+        #expect(FileManager.default.fileExists(atPath: out + "/seed=2/train.h5"))
+    }
+}
+
 /// The evaluation of a whole sweep: baselines once, every member on the same draws, the
 /// aggregate across seeds against a hand computation.
 @Suite("sweep evaluation")
