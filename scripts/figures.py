@@ -60,7 +60,16 @@ def panel(axis, problem_group, title):
 
 
 def final_losses(problem_group):
-    return {name: float(problem_group[name]["mean"][-1]) for name in STYLE if name in problem_group and "mean" in problem_group[name]}
+    """The final mean loss of every optimizer, as text; the LSTM's with its band's standard error."""
+    finals = {}
+    for name in STYLE:
+        if name in problem_group and "mean" in problem_group[name]:
+            group = problem_group[name]
+            text = f"{float(group['mean'][-1]):.4g}"
+            if "band" in group.attrs:
+                text += f" ± {float(group['stderr'][-1]):.2g} ({group.attrs['band']})"
+            finals[name] = text
+    return finals
 
 
 def check_provenance(eval_path, train_path):
@@ -129,7 +138,7 @@ def main():
                 panel(axis, file["problems"][problem], title)
                 finals = final_losses(file["problems"][problem])
                 print(f"{figure} / {problem} (final mean loss, step {file.attrs['horizon']}): "
-                      + ", ".join(f"{STYLE[k][0]} {v:.4g}" for k, v in finals.items()))
+                      + ", ".join(f"{STYLE[k][0]} {v}" for k, v in finals.items()))
             band = file["problems"][panels[0][0]]["lstm"].attrs.get("band", "standard error over runs")
             fig.suptitle(f"{paper} of Andrychowicz et al. (2016), reproduced\nlearned optimizer: {file.attrs['phi_source']}\nLSTM band: {band}", fontsize=8)
             fig.tight_layout()
