@@ -46,7 +46,7 @@ struct FetchTests {
         let mirror = try fixture.writeMirror(in: folder)
         try FileManager.default.createDirectory(atPath: outputFolder, withIntermediateDirectories: true)
         let dead = try deadProcessID()
-        FileManager.default.createFile(atPath: outputFolder + "/.mnist.h5.partial-\(dead)", contents: Data(count: 4096))
+        #expect(FileManager.default.createFile(atPath: outputFolder + "/.mnist.h5.partial-\(dead)", contents: Data(count: 4096)))
         #expect(try fetch([.directory(mirror)]).run() == .written)
         #expect(filesIn(outputFolder) == ["mnist.h5"])
     }

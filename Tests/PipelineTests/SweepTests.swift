@@ -148,6 +148,23 @@ extension SweepTests {
     }
 }
 
+extension SweepTests {
+    @Test("a member folder holding another member's train.h5 (copied by hand) is refused on resume, naming the setting that differs")
+    func copiedMemberRefused() throws {
+        let folder = try TemporaryDirectory()
+        let pipeline = folder.path("s.yaml"), out = folder.path("runs")
+        try Self.sweepFile("sweep:\n  seeds: [1, 2]\n", epochs: 2).write(toFile: pipeline, atomically: true, encoding: .utf8)
+        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out, "--member", "0"]).status == 0)
+        try FileManager.default.createDirectory(atPath: out + "/seed=2", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: out + "/seed=1/train.h5", toPath: out + "/seed=2/train.h5")
+        let before = FileManager.default.contents(atPath: out + "/seed=2/train.h5")
+        let resumed = try runProcess(executable("l2l-train"), [pipeline, "--out", out, "--member", "seed=2", "--resume"])
+        #expect(resumed.status == 3, "\(resumed.standardError)")
+        #expect(resumed.standardError.contains("seed: 1 → 2"))
+        #expect(FileManager.default.contents(atPath: out + "/seed=2/train.h5") == before)
+    }
+}
+
 /// The evaluation of a whole sweep: baselines once, every member on the same draws, the
 /// aggregate across seeds against a hand computation.
 @Suite("sweep evaluation")
