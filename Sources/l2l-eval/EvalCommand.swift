@@ -18,9 +18,18 @@ struct EvalCommand: ParsableCommand {
             every optimizer meeting the same problem instances, initial parameters and minibatches. \
             Each baseline's learning rate is chosen from the experiment's grid by the mean final loss \
             of separate tuning runs. Writes OUT/eval.h5: per problem and optimizer the losses of every \
-            run, their mean and standard error at every step, the learning rate and the grid scores,             and which run and φ it evaluated (train_run_id, phi_epoch). On a sweep, every member's             /phi/best is evaluated against the baselines (run once per problem), all on the same draws,             into OUT/eval.h5 with each member's curves and, per grid point, the mean and standard             error across seeds (across_seeds); --member evaluates one member in its own folder. φ is refused when a value is             NaN or infinite or a tensor has another shape. The file is built in memory and saved whole             (temporary file, fsync, rename): a failure, a full disk or a signal leaves the previous             eval.h5 and no temporary file. One process at a time may use a run folder (OUT/.lock).
+            run, their mean and standard error at every step, the learning rate and the grid scores, \
+            and which run and φ it evaluated (train_run_id, phi_epoch). On a sweep, every member's \
+            /phi/best is evaluated against the baselines (run once per problem), all on the same draws, \
+            into OUT/eval.h5 with each member's curves and, per grid point, the mean and standard \
+            error across seeds (across_seeds); --member evaluates one member in its own folder. φ is \
+            refused when a value is NaN or infinite or a tensor has another shape. The file is built in memory and saved whole \
+            (temporary file, fsync, rename): a failure, a full disk or a signal leaves the previous \
+            eval.h5 and no temporary file. One process at a time may use a run folder (OUT/.lock).
 
-            Exit status: 0 done; 1 an error (the message names the file and the cause); 3 train.h5             was made with other meta-training settings than the pipeline holds; 4 another process             holds the run.
+            Exit status: 0 done; 1 an error (the message names the file and the cause); 3 train.h5 \
+            was made with other meta-training settings than the pipeline holds; 4 another process \
+            holds the run.
 
             Examples:
               l2l-eval pipelines/mnist.yaml

@@ -35,7 +35,10 @@ struct TrainCommand: ParsableCommand {
             was trained with, then starts anew; a set-aside run whose settings match again is \
             brought back and continued.
 
-            A sweep (a pipeline with a sweep section: seeds, and optionally a grid of settings) is a             set of members, each an ordinary run in OUT/<member id>/ (OUT defaults to runs/<name>);             --member trains one (by index or id, as l2l-sweep lists them), and without it every             member is trained in order, each resumed (a failed member is reported and the others go on).
+            A sweep (a pipeline with a sweep section: seeds, and optionally a grid of settings) is a \
+            set of members, each an ordinary run in OUT/<member id>/ (OUT defaults to runs/<name>); \
+            --member trains one (by index or id, as l2l-sweep lists them), and without it every \
+            member is trained in order, each resumed (a failed member is reported and the others go on).
 
             Exit status: 0 done; 1 an error (the message names the file and the cause); 3 the run \
             was made with other settings or by an older l2l-train; 4 another process holds the run; \
