@@ -53,7 +53,6 @@ public struct EvaluationRun {
         }
         let lock = try folder.lock(stage: "l2l-eval")
         defer { withExtendedLifetime(lock) {} }
-        folder.removeStaleTemporaries()
         let source = try loadPhi()
         let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [.test])
         let file = try File.createInMemory(path)
@@ -89,13 +88,7 @@ public struct EvaluationRun {
         guard TrainFile.readableVersions.contains(version) else {
             throw RunError(file: trainPath, object: "/@format_version", "is \(version); this l2l-eval reads \(TrainFile.readableVersions)")
         }
-        let storedText = try file.stringAttribute("configuration")
-        let stored: PipelineConfiguration
-        do {
-            stored = try PipelineConfiguration(text: storedText, path: trainPath + " (its configuration attribute)")
-        } catch {
-            throw RunError(file: trainPath, object: "/@configuration", "the stored pipeline does not parse with this l2l-eval: \(error.reason) (at '\(error.key)')")
-        }
+        let stored = try TrainFile.storedConfiguration(in: file, stage: "l2l-eval").configuration
         let differences = configuration.trainingDifferences(from: stored)
         guard differences.isEmpty else {
             throw RunError(file: trainPath, "was trained with other settings than \(configuration.path) now holds (\(differences.joined(separator: "; "))); train again (make train, or l2l-train --set-aside)", reason: .settingsChanged)

@@ -38,9 +38,13 @@ public struct RunFolder {
 
     /// Takes the run's lock for this process's lifetime (or until the lock is released): a second
     /// stage on the same run, with any flag, is refused at once with the holder's description.
+    /// The folder is created if need be (a path that is a file is refused), and, once the lock is
+    /// held, temporary files of dead processes in it are removed.
     func lock(stage: String) throws -> RunLock {
         try prepare(create: true)
-        return try RunLock(path: file(".lock"), stage: stage)
+        let lock = try RunLock(path: file(".lock"), stage: stage)
+        removeStaleTemporaries()
+        return lock
     }
 
     /// Sets aside a run of a plain pipeline found in what is now a sweep's folder (its members
@@ -58,7 +62,7 @@ public struct RunFolder {
     }
 
     /// Removes the temporary files of dead processes beside the run's files, and says so.
-    func removeStaleTemporaries() {
+    private func removeStaleTemporaries() {
         for name in Self.runFiles {
             for stale in DurableWrite.removeStaleTemporaries(of: file(name)) {
                 note("removed \(stale), left by a process that no longer runs")

@@ -183,3 +183,41 @@ public struct Sweep: Sendable {
         return nil
     }
 }
+
+/// What a pipeline file defines: one run, or a sweep of members. The stages read it once and ask
+/// it for the runs a command line names.
+public enum PipelineFile: Sendable {
+    case single(PipelineConfiguration)
+    case sweep(Sweep)
+
+    /// Reads and validates the file at `path` (every member of a sweep).
+    public init(contentsOf path: String) throws(PipelineError) {
+        let text = try PipelineConfiguration.readText(path)
+        if let sweep = try Sweep(text: text, path: path) {
+            self = .sweep(sweep)
+        } else {
+            self = .single(try PipelineConfiguration(text: text, path: path))
+        }
+    }
+
+    /// A `--member` that a file without a sweep does not have (its only member is 0).
+    public struct NoSuchMember: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    /// The runs `member` names (every one when nil), each with its run folder: `out` (default
+    /// `runs/<name>`) for one run, `<out>/<member id>` for a sweep's members.
+    public func runs(member: String?, out: String?) throws -> [(configuration: PipelineConfiguration, folder: String)] {
+        switch self {
+        case let .single(configuration):
+            if let member, member != "0", member != configuration.name {
+                throw NoSuchMember(description: "\(configuration.path) has no sweep section: its only member is 0 (\(configuration.name)), not '\(member)'")
+            }
+            return [(configuration, out ?? "runs/\(configuration.name)")]
+        case let .sweep(sweep):
+            let folder = out ?? "runs/\(sweep.name)"
+            let members = try member.map { [try sweep.member($0)] } ?? sweep.members
+            return members.map { ($0.configuration, "\(folder)/\($0.id)") }
+        }
+    }
+}

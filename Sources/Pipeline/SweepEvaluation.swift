@@ -28,11 +28,9 @@ public struct SweepEvaluation {
     public func run() throws {
         TemporaryFiles.removeOnSignal()
         let root = RunFolder(path: folder)
-        try root.prepare(create: false)
         try root.setAsidePlainRun(sweep: sweep.path)
         let lock = try root.lock(stage: "l2l-eval (sweep)")
         defer { withExtendedLifetime(lock) {} }
-        root.removeStaleTemporaries()
 
         guard var configuration = sweep.members.first?.configuration else { return }
         configuration.seed = sweep.evaluationSeed

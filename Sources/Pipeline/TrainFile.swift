@@ -14,11 +14,6 @@ enum TrainFile {
     /// Versions whose φ (`/phi/best`, `/phi/latest`) this code still reads, for evaluation.
     static let readableVersions: ClosedRange<Int32> = 2...3
 
-    /// `train.h5` in a run folder.
-    static func path(inRun folder: String) -> String {
-        URL(fileURLWithPath: folder).appendingPathComponent("train.h5").path
-    }
-
     static let trajectoryLoss = "trajectory/loss"
     static let trajectoryFinalLoss = "trajectory/final_loss"
     static let trajectoryMetaLoss = "trajectory/meta_loss"
@@ -62,6 +57,24 @@ enum TrainFile {
         try phiGroup.setAttribute("output_scale", phi.architecture.outputScale)
         try phiGroup.setAttribute("gate_order", "i, j, f, o (c' = σ(f + 1)·c + σ(i)·tanh(j), h' = tanh(c')·σ(o))")
         try Checkpoint.create(in: file, parameters: phi.values.count)
+    }
+
+    /// The pipeline a run was trained with (its `configuration` attribute), parsed. A text that
+    /// does not parse with this version is an error of its own, naming the attribute; it is
+    /// never taken for changed settings.
+    static func storedConfiguration(in file: File, stage: String) throws -> (text: String, configuration: PipelineConfiguration) {
+        let text: String
+        do {
+            text = try file.stringAttribute("configuration")
+        } catch {
+            throw RunError(file: file.filePath, object: "/@configuration", "cannot be read: \(error)")
+        }
+        do {
+            return (text, try PipelineConfiguration(text: text, path: file.filePath + " (its configuration attribute)"))
+        } catch {
+            throw RunError(file: file.filePath, object: "/@configuration",
+                           "the stored pipeline does not parse with this \(stage): \(error.reason) (at \(error.key.isEmpty ? "its top" : "'\(error.key)'")\(error.line.map { ", line \($0)" } ?? "")); the file is left as it is")
+        }
     }
 
     /// Saves the run to disk whole; a failed write (a full disk) says that the previous

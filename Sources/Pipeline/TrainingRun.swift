@@ -59,7 +59,7 @@ public struct TrainingRun {
         // First, so that no signal can end the process between two writes of this stage.
         StopSignals.install()
         // The lock before the data: a second process on this run is refused at once.
-        let lock = try acquire()
+        let lock = try folder.lock(stage: "l2l-train")
         let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [.train, .validation])
         switch (AnyProblem(configuration.optimizee, data: try experiment.data(.train)), AnyProblem(configuration.optimizee, data: try experiment.data(.validation))) {
         case let (.quadratic(training), .quadratic(validation)):
@@ -73,20 +73,13 @@ public struct TrainingRun {
 
     /// Trains on `training`, validating on `validation`, holding `lock` (taken here when nil).
     func run<P: Problem>(training: P, validation: P, experiment: Experiment, lock: RunLock? = nil) throws -> Outcome {
-        let held = try lock ?? acquire()
+        let held = try lock ?? folder.lock(stage: "l2l-train")
         return try withExtendedLifetime(held) {
             let (file, state) = try open(experiment: experiment, coordinates: training.parameterCount)
             return try TrainingSession(run: self, file: file, state: state, training: training, validation: validation).run()
         }
     }
 
-    /// The run folder's lock, after removing the temporary files of dead processes in it.
-    private func acquire() throws -> RunLock {
-        try folder.prepare(create: false)
-        let lock = try folder.lock(stage: "l2l-train")
-        folder.removeStaleTemporaries()
-        return lock
-    }
 
     // MARK: Opening the run
 
@@ -183,16 +176,9 @@ struct StoredRun {
             throw RunError(file: path, object: "/@format", "is '\(format)', expected '\(TrainFile.formatName)': this is not a training run")
         }
         let version = try Self.attribute(file, "format_version") { try file.attribute("format_version", as: Int32.self) }
-        let storedText = try Self.attribute(file, "configuration") { try file.stringAttribute("configuration") }
+        let (storedText, stored) = try TrainFile.storedConfiguration(in: file, stage: "l2l-train")
         self.version = version
         self.storedText = storedText
-        let stored: PipelineConfiguration
-        do {
-            stored = try PipelineConfiguration(text: storedText, path: path + " (its configuration attribute)")
-        } catch {
-            throw RunError(file: path, object: "/@configuration",
-                           "the stored pipeline does not parse with this l2l-train: \(error.reason) (at \(error.key.isEmpty ? "its top" : "'\(error.key)'")\(error.line.map { ", line \($0)" } ?? "")); the file is left as it is")
-        }
         if version != TrainFile.formatVersion {
             refusal = RunError(file: path, object: "/@format_version",
                                "is \(version): an earlier l2l-train wrote this run and its checkpoint cannot be continued by this one (format_version \(TrainFile.formatVersion)); its /phi/best can still be evaluated",

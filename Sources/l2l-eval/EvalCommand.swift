@@ -60,22 +60,21 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         if let threads { Threads.limit(to: threads) }
         do {
-            if let sweep = try Sweep.load(contentsOf: pipeline) {
-                let folder = out ?? "runs/\(sweep.name)"
-                if let member {
-                    // One member alone, in its own folder, like a run of its own.
-                    let chosen = try sweep.member(member)
-                    try EvaluationRun(configuration: chosen.configuration, runFolder: "\(folder)/\(chosen.id)", mnistPath: data).run()
-                } else {
-                    try SweepEvaluation(sweep: sweep, folder: folder, mnistPath: data).run()
-                }
+            let file = try PipelineFile(contentsOf: pipeline)
+            if case let .sweep(sweep) = file, member == nil {
+                try SweepEvaluation(sweep: sweep, folder: out ?? "runs/\(sweep.name)", mnistPath: data).run()
                 return
             }
-            let configuration = try PipelineConfiguration(contentsOf: pipeline)
-            if let member, member != "0", member != configuration.name {
-                throw ValidationError("\(pipeline) has no sweep section: its only member is 0 (\(configuration.name)), not '\(member)'")
+            // One run, or one member alone in its own folder, like a run of its own.
+            let runs: [(configuration: PipelineConfiguration, folder: String)]
+            do {
+                runs = try file.runs(member: member, out: out)
+            } catch let error as PipelineFile.NoSuchMember {
+                throw ValidationError(error.description)
             }
-            try EvaluationRun(configuration: configuration, runFolder: out ?? "runs/\(configuration.name)", mnistPath: data).run()
+            for (configuration, folder) in runs {
+                try EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: data).run()
+            }
         } catch let error as RunError {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
             throw ExitCode(error.exitStatus)

@@ -38,23 +38,34 @@ struct SweepCommand: ParsableCommand {
     @Flag(help: "Print a JSON array of {index, id, folder, overrides} instead of lines.")
     var json = false
 
+    /// One member as printed: its overrides in the member's order on a line, as an object in JSON.
     struct Listed: Encodable {
         let index: Int
         let id: String
         let folder: String
-        let overrides: [String: String]
+        let overrides: [SweepMember.Override]
+
+        enum CodingKeys: String, CodingKey { case index, id, folder, overrides }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(index, forKey: .index)
+            try container.encode(id, forKey: .id)
+            try container.encode(folder, forKey: .folder)
+            try container.encode(Dictionary(uniqueKeysWithValues: overrides.map { ($0.key, $0.value) }), forKey: .overrides)
+        }
     }
 
     func run() throws {
         let listed: [Listed]
-        if let sweep = try Sweep.load(contentsOf: pipeline) {
+        switch try PipelineFile(contentsOf: pipeline) {
+        case let .sweep(sweep):
             listed = sweep.members.map { member in
                 Listed(index: member.index, id: member.id, folder: member.folder(runs: runs),
-                       overrides: Dictionary(uniqueKeysWithValues: member.overrides.map { ($0.key, $0.value) }))
+                       overrides: member.overrides)
             }
-        } else {
-            let configuration = try PipelineConfiguration(contentsOf: pipeline)
-            listed = [Listed(index: 0, id: configuration.name, folder: "\(runs)/\(configuration.name)", overrides: [:])]
+        case let .single(configuration):
+            listed = [Listed(index: 0, id: configuration.name, folder: "\(runs)/\(configuration.name)", overrides: [])]
         }
         if json {
             let encoder = JSONEncoder()
@@ -62,10 +73,8 @@ struct SweepCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(listed), as: UTF8.self))
             return
         }
-        let sweep = try Sweep.load(contentsOf: pipeline)
         for entry in listed {
-            let overrides = sweep?.members[entry.index].overrides.map { "\($0.key)=\($0.value)" }.joined(separator: " ") ?? ""
-            print("\(entry.index)\t\(entry.id)\t\(entry.folder)\t\(overrides)")
+            print("\(entry.index)\t\(entry.id)\t\(entry.folder)\t\(entry.overrides.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
         }
     }
 }

@@ -126,19 +126,16 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The runs to train: the pipeline's, or a sweep's members (one, or all in order).
-    private func targets() throws -> [(PipelineConfiguration, String)] {
-        guard let sweep = try Sweep.load(contentsOf: pipeline) else {
-            let configuration = try PipelineConfiguration(contentsOf: pipeline)
-            // A file without a sweep is one run, member 0 (as l2l-sweep lists it).
-            if let member, member != "0", member != configuration.name {
-                throw ValidationError("\(pipeline) has no sweep section: its only member is 0 (\(configuration.name)), not '\(member)'")
-            }
-            return [(configuration, out ?? "runs/\(configuration.name)")]
+    private func targets() throws -> [(configuration: PipelineConfiguration, folder: String)] {
+        let file = try PipelineFile(contentsOf: pipeline)
+        if case let .sweep(sweep) = file {
+            try RunFolder(path: out ?? "runs/\(sweep.name)").setAsidePlainRun(sweep: pipeline)
         }
-        let folder = out ?? "runs/\(sweep.name)"
-        try RunFolder(path: folder).setAsidePlainRun(sweep: pipeline)
-        let members = try member.map { [try sweep.member($0)] } ?? sweep.members
-        return members.map { ($0.configuration, "\(folder)/\($0.id)") }
+        do {
+            return try file.runs(member: member, out: out)
+        } catch let error as PipelineFile.NoSuchMember {
+            throw ValidationError(error.description)
+        }
     }
 
     /// Every member of a whole sweep is resumed unless another mode was asked for.
