@@ -57,14 +57,15 @@ public struct SweepEvaluation {
         let steps = configuration.horizon + 1
         for problem in configuration.evaluationProblems {
             note("evaluating on \(problem.name): the baselines, then \(sweep.members.count) members")
-            var results: [EvaluationRun.Result]
+            let results: [EvaluationRun.Result]
+            /// The baselines once, then every member's learned optimizer.
+            func evaluate<P: Problem>(_ optimizee: P) -> [EvaluationRun.Result] {
+                evaluation.baselines(problem: optimizee, name: problem.name)
+                    + zip(sweep.members, sources).map { evaluation.learned(problem: optimizee, name: problem.name, phi: $1.phi, as: "lstm/members/\($0.id)") }
+            }
             switch AnyProblem(problem.optimizee, data: try experiment.data(.test)) {
-            case let .quadratic(quadratic):
-                results = evaluation.baselines(problem: quadratic, name: problem.name)
-                results += zip(sweep.members, sources).map { evaluation.learned(problem: quadratic, name: problem.name, phi: $1.phi, as: "lstm/members/\($0.id)") }
-            case let .mlp(mlp):
-                results = evaluation.baselines(problem: mlp, name: problem.name)
-                results += zip(sweep.members, sources).map { evaluation.learned(problem: mlp, name: problem.name, phi: $1.phi, as: "lstm/members/\($0.id)") }
+            case let .quadratic(quadratic): results = evaluate(quadratic)
+            case let .mlp(mlp): results = evaluate(mlp)
             }
             try evaluation.write(results, problem: problem.name, to: file)
             for (member, source) in zip(sweep.members, sources) {
