@@ -1,10 +1,10 @@
 # l2l: Learning to learn by gradient descent by gradient descent, as an HDF5 pipeline.
 #
-#   make            every figure: data → train → eval → figures (about 30 min on 2 cores; resumable)
+#   make            every figure: data → train → eval → figures (about 50 min on 2 cores; resumable)
 #   make test       the test suite
 #   make smoke      every stage on a tiny configuration, in a few minutes (runs/smoke/)
 #   make data       fetch, verify and store MNIST in data/mnist.h5 (MNIST_MIRROR=folder-or-URL)
-#   make train      meta-train every experiment (runs/<experiment>/train.h5)
+#   make train      meta-train every experiment (runs/<experiment>/[<member>/]train.h5)
 #   make eval       evaluate every experiment (runs/<experiment>/eval.h5)
 #   make figures    draw figures/*.png and *.pdf from the eval.h5 files
 #   make resume     continue interrupted trainings
