@@ -4,7 +4,7 @@
 #   make test       the test suite
 #   make smoke      every stage on a tiny configuration, in a few minutes (runs/smoke/)
 #   make data       fetch, verify and store MNIST in data/mnist.h5 (MNIST_MIRROR=folder-or-URL)
-#   make train      meta-train every experiment (runs/<experiment>/[<member>/]train.h5)
+#   make train      meta-train every experiment (runs/<experiment>/[<member>/]train.h5); -j2 in parallel
 #   make eval       evaluate every experiment (runs/<experiment>/eval.h5)
 #   make figures    draw figures/*.png and *.pdf from the eval.h5 files
 #   make resume     continue interrupted trainings
@@ -69,17 +69,40 @@ train: $(EXPERIMENTS:%=runs/%/train.done)
 # pipeline's meta-training settings changed, it moves the old run to runs/<name>/set-aside/ (never
 # deletes it) and starts anew, or brings back a set-aside run of these settings. make never passes
 # --force. Any pipelines/<name>.yaml works: make train EXPERIMENTS=<name>.
-# A sweep's members (l2l-sweep lists them) train two at a time with one thread each, which on 2
-# cores beat one at a time with two threads (README → Sweeps); a failed member leaves the others
-# trained and fails the target; each member resumes on its own.
+# A sweep's members (l2l-sweep lists them) are file targets of their own, runs/<name>/<id>/train.done,
+# trained by a second make over this file (the `members` target below): `make -j2` shares its two
+# job slots among every experiment's members, a failed member leaves the others trained (the
+# member make keeps going) and is named at the end, and an interrupted sweep resumes member by
+# member. Without -j, members train MEMBERS_AT_ONCE (2) at a time with one thread each, which on
+# 2 cores beat one at a time with two threads (README → Sweeps). A run that is not a sweep trains
+# with every thread.
 MEMBERS_AT_ONCE ?= 2
 runs/%/train.done: pipelines/%.yaml | build data/mnist.h5
-	@members=$$($(RELEASE)/l2l-sweep $< | cut -f1) || exit 1; \
-	count=$$(echo "$$members" | wc -l); \
-	if [ "$$count" -gt 1 ]; then at_once=$(MEMBERS_AT_ONCE); threads=1; else at_once=1; threads=2; fi; \
-	echo "$(RELEASE)/l2l-train $< --out runs/$* --set-aside --member M --threads $$threads   (M = $$(echo $$members | tr ' ' ','); $$at_once at a time)"; \
-	echo "$$members" | xargs -P $$at_once -I{} $(RELEASE)/l2l-train $< --out runs/$* --set-aside --member {} --threads $$threads
+	@listing=$$($(RELEASE)/l2l-sweep $< --runs runs) || exit 1; \
+	if [ "$$(echo "$$listing" | cut -f3)" = "runs/$*" ]; then \
+	  echo "$(RELEASE)/l2l-train $< --out runs/$* --set-aside"; \
+	  $(RELEASE)/l2l-train $< --out runs/$* --set-aside || exit $$?; \
+	else \
+	  members=$$(echo "$$listing" | cut -f2 | tr '\n' ' '); \
+	  case "$(MAKEFLAGS)" in *jobserver*) jobs=""; threads=1;; \
+	    *) jobs="-j$(MEMBERS_AT_ONCE)"; threads=$$([ "$(MEMBERS_AT_ONCE)" -gt 1 ] && echo 1 || echo 2);; esac; \
+	  $(MAKE) --no-print-directory --keep-going $$jobs members PIPELINE=$< OUT=runs/$* MEMBERS="$$members" THREADS=$$threads \
+	  || { echo "make: runs/$*: members not trained:$$(for m in $$members; do [ "runs/$*/$$m/train.done" -nt "$<" ] || printf ' %s' "$$m"; done) (their errors are above; the other members are trained)" >&2; exit 1; }; \
+	fi
 	touch $@
+
+# One member of a sweep (make members PIPELINE=pipelines/<name>.yaml OUT=runs/<name> MEMBERS="<id> ..."
+# THREADS=<n>, as the rule above calls it). A member's stamp is older than its pipeline when the
+# file was edited: l2l-train then continues a member whose settings did not change (a finished one
+# at once) and sets aside one whose settings changed.
+ifdef MEMBERS
+.PHONY: members
+members: $(addsuffix /train.done,$(addprefix $(OUT)/,$(MEMBERS)))
+
+$(addsuffix /train.done,$(addprefix $(OUT)/,$(MEMBERS))): $(OUT)/%/train.done: $(PIPELINE)
+	$(RELEASE)/l2l-train $(PIPELINE) --out $(OUT) --set-aside --member $* --threads $(THREADS)
+	touch $@
+endif
 
 resume: | build data/mnist.h5
 	@for experiment in $(EXPERIMENTS); do \
@@ -95,7 +118,7 @@ eval: $(EXPERIMENTS:%=runs/%/eval.h5)
 # Evaluation reruns when train.h5 changed after eval.h5 was written (a resumed, extended or new
 # run: eval.h5 records the run_id and the epoch of the φ it evaluated).
 .SECONDEXPANSION:
-runs/%/eval.h5: runs/%/train.done $$(wildcard runs/$$*/train.h5) pipelines/%.yaml | build
+runs/%/eval.h5: runs/%/train.done $$(wildcard runs/$$*/train.h5 runs/$$*/*/train.h5) pipelines/%.yaml | build
 	$(RELEASE)/l2l-eval pipelines/$*.yaml --out runs/$*
 
 figures: figures/quadratic.png figures/mnist.png
