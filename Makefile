@@ -8,6 +8,7 @@
 #   make eval       evaluate every experiment (runs/<experiment>/eval.h5)
 #   make figures    draw figures/*.png and *.pdf from the eval.h5 files
 #   make resume     continue interrupted trainings
+#   make slurm-test the Slurm job-array path on a one-node Slurm cluster on localhost (root)
 #   make bench      speed, memory and efficiency of meta-training and evaluation (runs/bench/)
 #   make deps       install the Debian packages the build needs (run by every other target)
 #
@@ -27,12 +28,12 @@ EXPERIMENTS := quadratic mnist
 # Python's venv for the figures.
 DEBIAN_PACKAGES := libhdf5-dev hdf5-tools zlib1g-dev pkg-config libblis-dev python3-venv
 
-.PHONY: all deps build data train eval figures smoke resume venv bench test clean help
+.PHONY: all deps build data train eval figures smoke resume venv bench test slurm-test clean help
 
 all: figures
 
 help:
-	@sed -n '3,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,19p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@missing=""; \
@@ -145,6 +146,13 @@ smoke: build data/mnist.h5 venv
 	$(PYTHON) scripts/figures.py --runs runs --out runs/smoke/figures --mnist smoke
 	for file in runs/smoke/seed=*/train.h5 runs/smoke/eval.h5; do h5dump -H "$$file" > /dev/null || exit 1; done
 	$(RELEASE)/l2l-sweep pipelines/smoke.yaml
+
+# The Slurm path for real, on a one-node Slurm cluster on localhost (root; installs slurm-wlm and
+# munge when missing): the smoke sweep as a job array, bit for bit as make's runs/smoke, a failing
+# task, and a task requeued after SIGTERM (scripts/slurm-test).
+slurm-test: build data/mnist.h5 venv
+	$(MAKE) --no-print-directory eval EXPERIMENTS=smoke
+	RELEASE=$(RELEASE) PYTHON=$(PYTHON) scripts/slurm-test
 
 bench: build
 	$(RELEASE)/l2l-bench --out runs/bench

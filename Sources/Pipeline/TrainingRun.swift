@@ -37,19 +37,31 @@ public struct TrainingRun {
     public var mode: Mode
     /// The least time between two checkpoints, in seconds (0: after every trajectory).
     public var checkpointInterval: Double
+    /// The sweep member this run is (its folder is `<sweep folder>/<memberID>`), nil for a plain run.
+    public var memberID: String?
 
     /// Consecutive unrolls with non-finite values after which training stops.
     public static let maximumConsecutiveFailures = 10
     public static let defaultCheckpointInterval = 10.0
 
     public init(configuration: PipelineConfiguration, outputFolder: String, mnistPath: String, epochs: Int? = nil, mode: Mode,
-                checkpointInterval: Double = TrainingRun.defaultCheckpointInterval) {
+                checkpointInterval: Double = TrainingRun.defaultCheckpointInterval, memberID: String? = nil) {
         self.configuration = configuration
         self.outputFolder = outputFolder
         self.mnistPath = mnistPath
         self.epochs = epochs ?? configuration.epochs
         self.mode = mode
         self.checkpointInterval = checkpointInterval
+        self.memberID = memberID
+    }
+
+    /// The command that continues this run after an interruption.
+    var resumeCommand: String {
+        if let memberID {
+            let sweepFolder = URL(fileURLWithPath: outputFolder).deletingLastPathComponent().path
+            return "l2l-train \(quoted(configuration.path)) --out \(quoted(sweepFolder)) --member \(quoted(memberID)) --resume"
+        }
+        return "l2l-train \(quoted(configuration.path)) --out \(quoted(outputFolder)) --resume"
     }
 
     var folder: RunFolder { RunFolder(path: outputFolder) }

@@ -8,6 +8,7 @@ import L2L
 /// progress.
 final class TrainingSession<P: Problem> {
     private let configuration: PipelineConfiguration
+    private let resumeCommand: String
     private let epochs: Int
     private let checkpointInterval: Double
     private let file: File
@@ -23,6 +24,7 @@ final class TrainingSession<P: Problem> {
 
     init(run: TrainingRun, file: File, state: TrainingState, training: P, validation: P) throws {
         self.configuration = run.configuration
+        self.resumeCommand = run.resumeCommand
         self.epochs = run.epochs
         self.checkpointInterval = run.checkpointInterval
         self.file = file
@@ -51,7 +53,7 @@ final class TrainingSession<P: Problem> {
             if StopSignals.received != 0 {
                 try checkpoint()
                 let place = state.trainer.trajectory.map { "at step \($0.step) of trajectory \(state.trajectoriesDone + 1)" } ?? "after trajectory \(state.trajectoriesDone)"
-                note("stopped \(place) (\(state.trajectoriesDone) of \(epochs) done); the checkpoint is written. Continue with: l2l-train \(configuration.path) --resume")
+                note("stopped \(place) (\(state.trajectoriesDone) of \(epochs) done); the checkpoint is written. Continue with: \(resumeCommand)")
                 return .interrupted(epochs: state.trajectoriesDone, signal: StopSignals.received)
             }
             if record.endsTrajectory, Date().timeIntervalSince(lastCheckpoint) >= checkpointInterval {

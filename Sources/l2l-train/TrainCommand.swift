@@ -96,12 +96,13 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         if let threads { Threads.limit(to: threads) }
         do {
-            let runs = try targets()
+            let (isSweep, runs) = try targets()
             var failures: [(String, RunError)] = []
             for (configuration, folder) in runs {
                 let run = TrainingRun(
                     configuration: configuration, outputFolder: folder, mnistPath: data,
-                    epochs: epochs, mode: mode(sweep: runs.count > 1), checkpointInterval: checkpointInterval)
+                    epochs: epochs, mode: mode(sweep: runs.count > 1), checkpointInterval: checkpointInterval,
+                    memberID: isSweep ? URL(fileURLWithPath: folder).lastPathComponent : nil)
                 do {
                     switch try run.run() {
                     case let .completed(epochs):
@@ -126,13 +127,15 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The runs to train: the pipeline's, or a sweep's members (one, or all in order).
-    private func targets() throws -> [(configuration: PipelineConfiguration, folder: String)] {
+    private func targets() throws -> (isSweep: Bool, [(configuration: PipelineConfiguration, folder: String)]) {
         let file = try PipelineFile(contentsOf: pipeline)
+        var isSweep = false
         if case let .sweep(sweep) = file {
             try RunFolder(path: out ?? "runs/\(sweep.name)").setAsidePlainRun(sweep: pipeline)
+            isSweep = true
         }
         do {
-            return try file.runs(member: member, out: out)
+            return (isSweep, try file.runs(member: member, out: out))
         } catch let error as PipelineFile.NoSuchMember {
             throw ValidationError(error.description)
         }

@@ -8,7 +8,7 @@ struct CommandTests {
     @Test("l2l-train, l2l-eval and l2l-bench document every option and give examples", arguments: [
         ("l2l-train", ["--out", "--epochs", "--data", "--resume", "--set-aside", "--force", "--checkpoint-interval", "--member", "--threads", "Examples:", "train.h5", "SIGTERM", "Exit status", "set-aside/"]),
         ("l2l-eval", ["--out", "--data", "--member", "--threads", "Examples:", "eval.h5", "learning rate", "Exit status", "train_run_id"]),
-        ("l2l-sweep", ["--json", "--runs", "Examples:", "seeds innermost", "one line per member"]),
+        ("l2l-sweep", ["--json", "--runs", "Examples:", "seeds innermost", "one line per member", "--slurm", "--partition", "--time", "--cpus-per-task", "--throttle", "--submit", "--data", "train.sbatch", "afterok", "requeued"]),
         ("l2l-bench", ["--repetitions", "--data", "--out", "Examples:", "latest.json", "sgemm", "multiply-add peak"]),
     ])
     func help(command: String, expected: [String]) throws {
