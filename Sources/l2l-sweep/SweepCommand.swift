@@ -37,7 +37,7 @@ struct SweepCommand: ParsableCommand {
             Examples:
               l2l-sweep pipelines/mnist.yaml
               l2l-sweep pipelines/mnist.yaml --json
-              l2l-sweep pipelines/mnist.yaml --slurm --partition cpu --time 8:00:00 --throttle 10
+              l2l-sweep pipelines/mnist.yaml --slurm --time 8:00:00 --throttle 10
               l2l-sweep pipelines/mnist.yaml --slurm --cpus-per-task 2 --submit
               l2l-train pipelines/mnist.yaml --member "$(l2l-sweep pipelines/mnist.yaml | sed -n 2p | cut -f1)"
             """,
