@@ -2,7 +2,7 @@
 #
 #   make            every figure: data → train → eval → figures (about 50 min on 2 cores; resumable)
 #   make test       the test suite
-#   make smoke      every stage on a tiny configuration, in a few minutes (runs/smoke/)
+#   make smoke      every stage on tiny configurations, in a few minutes (runs/smoke/, runs/smoke-grid/)
 #   make data       fetch, verify and store MNIST in data/mnist.h5 (MNIST_MIRROR=folder-or-URL)
 #   make train      meta-train every experiment (runs/<experiment>/[<member>/]train.h5); -j2 in parallel
 #   make eval       evaluate every experiment (runs/<experiment>/eval.h5)
@@ -143,8 +143,11 @@ $(VENV)/installed: requirements.txt | deps
 smoke: build data/mnist.h5 venv
 	$(RELEASE)/l2l-train pipelines/smoke.yaml --out runs/smoke --set-aside
 	$(RELEASE)/l2l-eval pipelines/smoke.yaml --out runs/smoke
-	$(PYTHON) scripts/figures.py --runs runs --out runs/smoke/figures --mnist smoke
-	for file in runs/smoke/seed=*/train.h5 runs/smoke/eval.h5; do h5dump -H "$$file" > /dev/null || exit 1; done
+	$(PYTHON) scripts/figures.py --runs runs --out runs/smoke/figures --mnist smoke --only smoke --seeds
+	$(RELEASE)/l2l-train pipelines/smoke-grid.yaml --out runs/smoke-grid --set-aside
+	$(RELEASE)/l2l-eval pipelines/smoke-grid.yaml --out runs/smoke-grid
+	$(PYTHON) scripts/figures.py --runs runs --out runs/smoke-grid/figures --only smoke-grid
+	for file in runs/smoke/seed=*/train.h5 runs/smoke/eval.h5 runs/smoke-grid/*/train.h5 runs/smoke-grid/eval.h5; do h5dump -H "$$file" > /dev/null || exit 1; done
 	$(RELEASE)/l2l-sweep pipelines/smoke.yaml
 
 # The Slurm path for real, on a one-node Slurm cluster on localhost (root; installs slurm-wlm and

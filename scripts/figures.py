@@ -7,8 +7,12 @@
 Figures (Andrychowicz et al. 2016): the quadratic (Fig. 2), the MNIST base network over 200 steps
 (Fig. 4) and the generalisation panels: 40 hidden units, 2 hidden layers, ReLU (Fig. 5).
 Each plots the mean loss over the runs with a band of one standard error, log scale, the learned
-optimizer solid and the baselines dashed. It also prints the final mean loss of every optimizer,
-the numbers the README quotes.
+optimizer solid and the baselines dashed. For a sweep, the learned optimizer's curve is the mean
+over its seeds and its band the standard error across seeds (--seeds adds each seed's curve as a
+thin line). A sweep over a grid gets <experiment>-grid.png: the loss at the horizon (and at step
+100 when the horizon is longer) against each grid key, one line per problem, with across-seed
+error bars, and each problem's best tuned baseline as a dotted line. It also prints the final
+mean loss of every optimizer, the numbers the README quotes.
 """
 import argparse
 import os
@@ -37,7 +41,7 @@ FIGURES = {
 }
 
 
-def panel(axis, problem_group, title):
+def panel(axis, problem_group, title, seeds=False):
     for name, (label, colour, style) in STYLE.items():
         if name not in problem_group:
             continue
@@ -51,6 +55,10 @@ def panel(axis, problem_group, title):
         text = label if rate is None else f"{label} (lr {float(rate):.3g})"
         axis.plot(steps, mean, style, color=colour, label=text, linewidth=1.6)
         axis.fill_between(steps, np.maximum(mean - error, 1e-12), mean + error, color=colour, alpha=0.2, linewidth=0)
+        if seeds and name == "lstm" and "members" in group:
+            for index, member in enumerate(group["members"].values()):
+                axis.plot(steps, member["mean"][()], "-", color=colour, linewidth=0.5, alpha=0.6,
+                          label="LSTM, each seed" if index == 0 else None)
     axis.set_yscale("log")
     axis.set_title(title)
     axis.set_xlabel("Step")
@@ -110,12 +118,89 @@ def check_sweep_provenance(eval_path, members):
             break
 
 
+def grid_points(problem_group):
+    """The sweep's grid points under /problems/<p>/lstm: {name: (dict of key → value text, group)}."""
+    points = {}
+    for name, item in problem_group["lstm"].items():
+        if isinstance(item, h5py.Group) and "across_seeds" in item:
+            aggregate = item["across_seeds"]
+            keys = [k for k in str(aggregate.attrs.get("grid_keys", "")).split("\n") if k]
+            values = str(aggregate.attrs.get("grid_values", "")).split("\n")
+            if keys and len(keys) != len(values):
+                sys.exit(f"{problem_group.file.filename}: {aggregate.name}: grid_keys and grid_values differ in length")
+            points[name] = (dict(zip(keys, values)), aggregate)
+    return points
+
+
+def as_number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def grid_figure(path, out, experiment):
+    """<experiment>-grid.png/.pdf: the loss at the horizon (and step 100) against each grid key."""
+    with h5py.File(path, "r") as file:
+        problems = list(file["problems"].keys())
+        points = grid_points(file["problems"][problems[0]])
+        keys = list(next(iter(points.values()))[0].keys()) if points else []
+        if len(points) < 2 or not keys:
+            return False
+        horizon = int(file.attrs["horizon"])
+        steps = [horizon] + ([100] if horizon > 100 else [])
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        fig, axes = plt.subplots(len(steps), len(keys), figsize=(4.6 * len(keys), 3.6 * len(steps)), squeeze=False)
+        print(f"{experiment} grid (mean ± s.e. across seeds):")
+        for column, key in enumerate(keys):
+            others = [k for k in keys if k != key]
+            for row, step in enumerate(steps):
+                axis = axes[row][column]
+                for index, problem in enumerate(problems):
+                    colour = colours[index % len(colours)]
+                    lines = {}
+                    for values, aggregate in grid_points(file["problems"][problem]).values():
+                        lines.setdefault(tuple(values[k] for k in others), []).append(
+                            (values[key], float(aggregate["mean"][step]), float(aggregate["stderr"][step]), int(aggregate.attrs["seeds"])))
+                    for number, (fixed, entries) in enumerate(sorted(lines.items())):
+                        numeric = all(as_number(v) is not None for v, *_ in entries)
+                        entries.sort(key=lambda e: as_number(e[0]) if numeric else e[0])
+                        x = [as_number(v) for v, *_ in entries] if numeric else list(range(len(entries)))
+                        label = problem + "".join(f", {k.split('.')[-1]}={v}" for k, v in zip(others, fixed))
+                        axis.errorbar(x, [m for _, m, _, _ in entries], yerr=[e for _, _, e, _ in entries], marker="o",
+                                      linestyle=["-", "--", ":", "-."][number % 4], color=colour, capsize=3, label=label)
+                        if not numeric:
+                            axis.set_xticks(x, [v for v, *_ in entries])
+                        elif min(x) > 0 and max(x) / min(x) >= 10:
+                            axis.set_xscale("log")
+                        if row == 0 and column == 0:
+                            for v, m, e, n in entries:
+                                print(f"  {label}, {key.split('.')[-1]}={v}: step {step}: {m:.4g} ± {e:.2g} ({n} seeds)")
+                    baselines = [(float(file["problems"][problem][b]["mean"][step]), b) for b in STYLE if b != "lstm" and b in file["problems"][problem]]
+                    if baselines:
+                        best, name = min(baselines)
+                        axis.axhline(best, color=colour, linestyle=":", linewidth=1, label=f"{problem}: best baseline ({STYLE[name][0]})")
+                axis.set_yscale("log")
+                axis.set_xlabel(key)
+                axis.set_ylabel(f"Loss at step {step}")
+                axis.grid(True, which="both", alpha=0.3)
+                axis.legend(fontsize=7)
+        fig.suptitle(f"{experiment}: the learned optimizer across the grid, mean ± standard error across seeds", fontsize=9)
+        fig.tight_layout()
+        for extension in ("png", "pdf"):
+            fig.savefig(os.path.join(out, f"{experiment}-grid.{extension}"), dpi=150)
+        plt.close(fig)
+    print(f"wrote {out}/{experiment}-grid.png and .pdf", file=sys.stderr)
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="runs", help="folder holding <experiment>/eval.h5")
     parser.add_argument("--out", default="figures", help="folder for the PNG and PDF files")
     parser.add_argument("--only", nargs="*", help="experiments to draw (default: every one with an eval.h5)")
     parser.add_argument("--mnist", default="mnist", help="the MNIST experiment's folder name (smoke: smoke)")
+    parser.add_argument("--seeds", action="store_true", help="also draw each seed's learned-optimizer curve, thin")
     arguments = parser.parse_args()
     os.makedirs(arguments.out, exist_ok=True)
     drawn = 0
@@ -135,7 +220,7 @@ def main():
                 sys.exit(f"{path}: no evaluation of {', '.join(missing)} (expected /problems/<name>)")
             fig, axes = plt.subplots(1, len(panels), figsize=(max(4.2 * len(panels), 5.6), 3.8), squeeze=False)
             for axis, (problem, title) in zip(axes[0], panels):
-                panel(axis, file["problems"][problem], title)
+                panel(axis, file["problems"][problem], title, seeds=arguments.seeds)
                 finals = final_losses(file["problems"][problem])
                 print(f"{figure} / {problem} (final mean loss, step {file.attrs['horizon']}): "
                       + ", ".join(f"{STYLE[k][0]} {v}" for k, v in finals.items()))
@@ -147,6 +232,16 @@ def main():
             plt.close(fig)
             drawn += 1
             print(f"wrote {arguments.out}/{figure}.png and .pdf ({paper})", file=sys.stderr)
+    experiments = arguments.only or sorted(e for e in os.listdir(arguments.runs) if os.path.exists(os.path.join(arguments.runs, e, "eval.h5")))
+    for experiment in experiments:
+        path = os.path.join(arguments.runs, experiment, "eval.h5")
+        if not os.path.exists(path):
+            continue
+        with h5py.File(path, "r") as file:
+            sweep = file.attrs.get("sweep_members") is not None
+        if sweep:
+            check_provenance(path, os.path.join(arguments.runs, experiment, "train.h5"))
+            drawn += grid_figure(path, arguments.out, experiment)
     if drawn == 0:
         sys.exit("no figure drawn: no eval.h5 found under " + arguments.runs)
 

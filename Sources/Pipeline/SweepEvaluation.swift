@@ -83,6 +83,10 @@ public struct SweepEvaluation {
                 try file.createDataset("\(group)/stderr", values: standardError, shape: [steps])
                     .setAttribute("description", "standard error of that mean across seeds (sample standard deviation of the seeds' mean curves over √seeds)")
                 try file.openGroup(group).setAttribute("seeds", Int64(members.count))
+                // The point's values by key, so that readers need not parse its name.
+                let grid = members[0].overrides.filter { $0.key != "seed" }
+                try file.openGroup(group).setAttribute("grid_keys", grid.map(\.key).joined(separator: "\n"))
+                try file.openGroup(group).setAttribute("grid_values", grid.map(\.value).joined(separator: "\n"))
                 if points.count == 1 {
                     try file.createDataset("problems/\(problem.name)/lstm/mean", values: mean, shape: [steps])
                     try file.createDataset("problems/\(problem.name)/lstm/stderr", values: standardError, shape: [steps])

@@ -206,4 +206,28 @@ struct SweepEvaluationTests {
             #expect(try problem.openGroup("lstm/members/\(id)").stringAttribute("train_run_id") == File.open(out + "/\(id)/train.h5").stringAttribute("run_id"))
         }
     }
+
+    @Test("a grid: one across_seeds aggregate per grid point over its seeds, naming the point's keys and values; no single lstm curve")
+    func gridAggregate() throws {
+        let folder = try TemporaryDirectory()
+        let pipeline = folder.path("sweep.yaml")
+        try SweepTests.sweepFile(SweepTests.grid, epochs: 2).write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let out = folder.path("runs")
+        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out]).status == 0)
+        let evaluation = try runProcess(executable("l2l-eval"), [pipeline, "--out", out])
+        #expect(evaluation.status == 0, "\(evaluation.standardError)")
+        let lstm = try File.open(out + "/eval.h5").openGroup("problems/quadratic/lstm")
+        let points = ["meta_learning_rate=0.001,output_scale=0.25", "meta_learning_rate=0.001,output_scale=0.5",
+                      "meta_learning_rate=0.003,output_scale=0.25", "meta_learning_rate=0.003,output_scale=0.5"]
+        #expect(try lstm.children().sorted() == ["members"] + points)
+        let point = try lstm.openGroup("meta_learning_rate=0.003,output_scale=0.25/across_seeds")
+        #expect(try point.attribute("seeds", as: Int64.self) == 2)
+        #expect(try point.stringAttribute("grid_keys") == "training.meta_learning_rate\noptimizer.output_scale")
+        #expect(try point.stringAttribute("grid_values") == "0.003\n0.25")
+        let curves = try ["seed=1", "seed=2"].map {
+            try lstm.openDataset("members/meta_learning_rate=0.003,output_scale=0.25,\($0)/mean").read(Double.self)
+        }
+        let mean = try point.openDataset("mean").read(Double.self)
+        #expect(zip(mean, zip(curves[0], curves[1])).allSatisfy { abs($0 - ($1.0 + $1.1) / 2) <= 1e-12 * max(abs($0), 1) })
+    }
 }
