@@ -80,7 +80,7 @@ train: $(EXPERIMENTS:%=runs/%/train.done)
 MEMBERS_AT_ONCE ?= 2
 runs/%/train.done: pipelines/%.yaml | build data/mnist.h5
 	@listing=$$($(RELEASE)/l2l-sweep $< --runs runs) || exit 1; \
-	if [ "$$(echo "$$listing" | cut -f3)" = "runs/$*" ]; then \
+	if [ -z "$$(echo "$$listing" | cut -f4)" ]; then \
 	  echo "$(RELEASE)/l2l-train $< --out runs/$* --set-aside"; \
 	  $(RELEASE)/l2l-train $< --out runs/$* --set-aside || exit $$?; \
 	else \
