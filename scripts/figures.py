@@ -53,6 +53,9 @@ def panel(axis, problem_group, title, seeds=False):
         steps = np.arange(len(mean))
         rate = group.attrs.get("learning_rate")
         text = label if rate is None else f"{label} (lr {float(rate):.3g})"
+        diverged = int(group.attrs.get("diverged_runs", 0))
+        if diverged and "loss" in group:
+            text += f", {diverged}/{group['loss'].shape[0]} runs diverged"
         axis.plot(steps, mean, style, color=colour, label=text, linewidth=1.6)
         axis.fill_between(steps, np.maximum(mean - error, 1e-12), mean + error, color=colour, alpha=0.2, linewidth=0)
         if seeds and name == "lstm" and "members" in group:

@@ -8,21 +8,24 @@ import L2L
 /// Every optimizer meets the same problem instances, initial θ and minibatches (common random
 /// numbers): run r of a problem draws them from generators seeded by (seed, problem, r) only.
 /// Each baseline's learning rate is the grid value with the lowest mean final loss over separate
-/// tuning runs. MNIST problems train on the test split, which meta-training never saw.
+/// tuning runs. MNIST problems train on the test split, which meta-training never saw, or on the
+/// validation split (`EvaluationSplit`), where recipes are chosen.
 public struct EvaluationRun {
     public var configuration: PipelineConfiguration
     public var runFolder: String
     public var mnistPath: String
+    public var split: EvaluationSplit
 
-    public init(configuration: PipelineConfiguration, runFolder: String, mnistPath: String) {
+    public init(configuration: PipelineConfiguration, runFolder: String, mnistPath: String, split: EvaluationSplit = .test) {
         self.configuration = configuration
         self.runFolder = runFolder
         self.mnistPath = mnistPath
+        self.split = split
     }
 
     var folder: RunFolder { RunFolder(path: runFolder) }
     public var trainPath: String { folder.trainPath }
-    public var path: String { folder.evalPath }
+    public var path: String { folder.evalPath(split) }
 
     /// One optimizer's results on one problem.
     struct Result {
@@ -54,11 +57,12 @@ public struct EvaluationRun {
         let lock = try folder.lock(stage: "l2l-eval")
         defer { withExtendedLifetime(lock) {} }
         let source = try loadPhi()
-        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [.test])
+        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [split.mnistSplit])
         let file = try File.createInMemory(path)
         try Provenance.record(on: file, configuration: configuration, tool: "l2l-eval", mnistPath: experiment.mnistPath)
         try file.setAttribute("format", "l2l-eval")
         try file.setAttribute("format_version", Int32(2))
+        try file.setAttribute("split", split.rawValue)
         try file.setAttribute("phi_source", "\(source.group) (trajectory \(source.epoch))")
         try file.setAttribute("phi_epoch", source.epoch)
         try file.setAttribute("train_run_id", source.runID)
@@ -66,7 +70,7 @@ public struct EvaluationRun {
         for problem in configuration.evaluationProblems {
             note("evaluating on \(problem.name)")
             let results: [Result]
-            switch AnyProblem(problem.optimizee, data: try experiment.data(.test)) {
+            switch AnyProblem(problem.optimizee, data: try experiment.data(split.mnistSplit)) {
             case let .quadratic(quadratic): results = evaluate(problem: quadratic, name: problem.name, phi: source.phi)
             case let .mlp(mlp): results = evaluate(problem: mlp, name: problem.name, phi: source.phi)
             }
@@ -140,7 +144,7 @@ public struct EvaluationRun {
     /// generators that depend only on (seed, problem, purpose, r).
     private func runs<P: Problem>(_ optimizer: any Optimizer, problem: P, name: String, purpose: String, count: Int) -> [[Float]] {
         (0..<count).map { r in
-            Self.trajectory(optimizer, problem: problem, seed: configuration.seed, purpose: "\(purpose)/\(name)/\(r)", horizon: configuration.horizon)
+            Self.trajectory(optimizer, problem: problem, seed: configuration.seed, purpose: "\(split.purposePrefix)\(purpose)/\(name)/\(r)", horizon: configuration.horizon)
         }
     }
 
@@ -172,16 +176,51 @@ public struct EvaluationRun {
             let group = "problems/\(problem)/\(result.name)"
             let losses = try file.createDataset("\(group)/loss", values: result.losses.flatMap { $0 }, shape: [result.losses.count, steps])
             try losses.setAttribute("description", "f(θ_t) for t = 0…horizon of every run (runs × steps + 1); NaN after a failure")
-            let (mean, standardError) = Self.meanAndStandardError(result.losses.map { $0.map(Double.init) }, steps: steps)
+            let divergence = Divergence(runs: result.losses)
+            let (mean, standardError) = Self.meanAndStandardError(divergence.held, steps: steps)
             try file.createDataset("\(group)/mean", values: mean, shape: [steps])
+                .setAttribute("description", "mean over the runs; a diverged run held at its last finite loss")
             try file.createDataset("\(group)/stderr", values: standardError, shape: [steps])
+            try file.createDataset("\(group)/diverged", values: divergence.fraction, shape: [steps])
+                .setAttribute("description", "fraction of the runs whose loss was not finite at or before each step")
             let groupObject = try file.openGroup(group)
+            try groupObject.setAttribute("diverged_runs", Int64(divergence.count))
+            if divergence.count > 0 {
+                note("  \(result.name) on \(problem): \(divergence.count) of \(result.losses.count) runs diverged (held at their last finite loss in mean and stderr)")
+            }
             if let learningRate = result.learningRate {
                 try groupObject.setAttribute("learning_rate", learningRate)
                 try file.createDataset("\(group)/tuning/learning_rates", values: result.tuning.map(\.learningRate), shape: [result.tuning.count])
                 try file.createDataset("\(group)/tuning/scores", values: result.tuning.map(\.score), shape: [result.tuning.count])
                     .setAttribute("description", "mean f(θ_horizon) over the tuning runs; inf when a run diverged")
             }
+        }
+    }
+
+    /// The runs of one optimizer on one problem that diverged (a loss that is not finite, or the
+    /// NaNs after a failed step), so that one such run neither turns the mean into inf or NaN
+    /// nor hides: `held` is every run with each non-finite loss replaced by the run's last finite
+    /// one (its initial loss when none), `fraction` the share of runs diverged by each step.
+    struct Divergence {
+        let held: [[Double]]
+        let fraction: [Double]
+        let count: Int
+
+        init(runs: [[Float]]) {
+            var held: [[Double]] = [], firstFailures: [Int] = []
+            for run in runs {
+                var row = run.map(Double.init), last = row.first(where: \.isFinite) ?? .nan
+                var failure: Int?
+                for t in row.indices {
+                    if row[t].isFinite { last = row[t] } else { failure = failure ?? t; row[t] = last }
+                }
+                held.append(row)
+                if let failure { firstFailures.append(failure) }
+            }
+            let steps = runs.first?.count ?? 0
+            self.held = held
+            self.count = firstFailures.count
+            self.fraction = (0..<steps).map { t in runs.isEmpty ? 0 : Double(firstFailures.filter { $0 <= t }.count) / Double(runs.count) }
         }
     }
 

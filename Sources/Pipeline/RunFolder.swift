@@ -16,9 +16,10 @@ public struct RunFolder {
 
     var trainPath: String { file("train.h5") }
     var evalPath: String { file("eval.h5") }
+    func evalPath(_ split: EvaluationSplit) -> String { file(split.fileName) }
     var setAsidePath: String { file("set-aside") }
     /// What a set-aside moves: the files that belong to one run.
-    static let runFiles = ["train.h5", "eval.h5"]
+    static let runFiles = ["train.h5"] + EvaluationSplit.allCases.map(\.fileName)
 
     func file(_ name: String) -> String { URL(fileURLWithPath: path).appendingPathComponent(name).path }
 

@@ -17,13 +17,16 @@ public struct SweepEvaluation {
     public var folder: String
     public var mnistPath: String
 
-    public init(sweep: Sweep, folder: String, mnistPath: String) {
+    public var split: EvaluationSplit
+
+    public init(sweep: Sweep, folder: String, mnistPath: String, split: EvaluationSplit = .test) {
         self.sweep = sweep
         self.folder = folder
         self.mnistPath = mnistPath
+        self.split = split
     }
 
-    public var path: String { RunFolder(path: folder).evalPath }
+    public var path: String { RunFolder(path: folder).evalPath(split) }
 
     public func run() throws {
         TemporaryFiles.removeOnSignal()
@@ -42,13 +45,14 @@ public struct SweepEvaluation {
             }
             return try run.loadPhi()
         }
-        let evaluation = EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: mnistPath)
-        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [.test])
+        let evaluation = EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: mnistPath, split: split)
+        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [split.mnistSplit])
         let file = try File.createInMemory(path)
         try Provenance.record(on: file, configuration: configuration, tool: "l2l-eval", mnistPath: experiment.mnistPath)
         try file.setAttribute("configuration", try String(contentsOfFile: sweep.path, encoding: .utf8))
         try file.setAttribute("format", "l2l-eval")
         try file.setAttribute("format_version", Int32(2))
+        try file.setAttribute("split", split.rawValue)
         try file.setAttribute("sweep_members", sweep.members.map(\.id).joined(separator: "\n"))
         try file.setAttribute("phi_source", "/phi/best of each of the \(sweep.members.count) members")
         try file.setAttribute("horizon", Int64(configuration.horizon))
@@ -63,7 +67,7 @@ public struct SweepEvaluation {
                 evaluation.baselines(problem: optimizee, name: problem.name)
                     + zip(sweep.members, sources).map { evaluation.learned(problem: optimizee, name: problem.name, phi: $1.phi, as: "lstm/members/\($0.id)") }
             }
-            switch AnyProblem(problem.optimizee, data: try experiment.data(.test)) {
+            switch AnyProblem(problem.optimizee, data: try experiment.data(split.mnistSplit)) {
             case let .quadratic(quadratic): results = evaluate(quadratic)
             case let .mlp(mlp): results = evaluate(mlp)
             }

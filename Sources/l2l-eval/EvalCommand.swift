@@ -7,6 +7,8 @@ import Foundation
 import L2L
 import Pipeline
 
+extension EvaluationSplit: ExpressibleByArgument {}
+
 @main
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,7 +27,10 @@ struct EvalCommand: ParsableCommand {
             error across seeds (across_seeds); --member evaluates one member in its own folder. φ is \
             refused when a value is NaN or infinite or a tensor has another shape. The file is built in memory and saved whole \
             (temporary file, fsync, rename): a failure, a full disk or a signal leaves the previous \
-            eval.h5 and no temporary file. One process at a time may use a run folder (OUT/.lock).
+            eval.h5 and no temporary file. One process at a time may use a run folder (OUT/.lock). \
+            --split validation evaluates on the validation split instead (MNIST's training images \
+            0..<5,000, never trained on; quadratics drawn independently of the test draws) into \
+            OUT/eval-validation.h5: choose recipes there and report the test split.
 
             Exit status: 0 done; 1 an error (the message names the file and the cause); 3 train.h5 \
             was made with other meta-training settings than the pipeline holds; 4 another process \
@@ -34,6 +39,7 @@ struct EvalCommand: ParsableCommand {
             Examples:
               l2l-eval pipelines/mnist.yaml
               l2l-eval pipelines/smoke.yaml --out /tmp/smoke
+              l2l-eval pipelines/study/meta-learning-rate.yaml --split validation
             """,
         version: "0.1.0"
     )
@@ -50,6 +56,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The sweep member to evaluate, by index or id (see l2l-sweep); without it, every member.", valueName: "id-or-index"))
     var member: String?
 
+    @Option(help: ArgumentHelp("The data evaluated on: test (OUT/eval.h5: MNIST's t10k images) or validation (OUT/eval-validation.h5: MNIST's validation split, quadratics drawn independently of test), where recipes are chosen.", valueName: "split"))
+    var split: EvaluationSplit = .test
+
     @Option(help: ArgumentHelp("Threads per step: 1, or 2 (the default: every CPU the process may use, at most 2).", valueName: "count"))
     var threads: Int?
 
@@ -62,7 +71,7 @@ struct EvalCommand: ParsableCommand {
         do {
             let file = try PipelineFile(contentsOf: pipeline)
             if case let .sweep(sweep) = file, member == nil {
-                try SweepEvaluation(sweep: sweep, folder: out ?? "runs/\(sweep.name)", mnistPath: data).run()
+                try SweepEvaluation(sweep: sweep, folder: out ?? "runs/\(sweep.name)", mnistPath: data, split: split).run()
                 return
             }
             // One run, or one member alone in its own folder, like a run of its own.
@@ -73,7 +82,7 @@ struct EvalCommand: ParsableCommand {
                 throw ValidationError(error.description)
             }
             for (configuration, folder) in runs {
-                try EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: data).run()
+                try EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: data, split: split).run()
             }
         } catch let error as RunError {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))

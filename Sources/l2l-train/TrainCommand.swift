@@ -81,7 +81,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "As --resume, but a run of other settings (or an older layout) is moved to OUT/set-aside/ and a new one started, or a set-aside run of these settings brought back.")
     var setAside = false
 
-    @Flag(help: "Delete the run in the output folder (train.h5 and eval.h5) and start over.")
+    @Flag(help: "Delete the run in the output folder (train.h5 and its evaluations) and start over.")
     var force = false
 
     func validate() throws {
