@@ -8,6 +8,7 @@
 #   make eval       evaluate every experiment (runs/<experiment>/eval.h5)
 #   make figures    draw figures/*.png and *.pdf from the eval.h5 files
 #   make resume     continue interrupted trainings
+#   make study      the fidelity study's sweeps (pipelines/study/), on the validation split (figures/study/)
 #   make slurm-test the Slurm job-array path on a one-node Slurm cluster on localhost (root)
 #   make bench      speed, memory and efficiency of meta-training and evaluation (runs/bench/)
 #   make deps       install the Debian packages the build needs (run by every other target)
@@ -28,12 +29,12 @@ EXPERIMENTS := quadratic mnist
 # Python's venv for the figures.
 DEBIAN_PACKAGES := libhdf5-dev hdf5-tools zlib1g-dev pkg-config libblis-dev python3-venv
 
-.PHONY: all deps build data train eval figures smoke resume venv bench test slurm-test clean help
+.PHONY: all deps build data train eval figures smoke resume venv bench test slurm-test study clean help
 
 all: figures
 
 help:
-	@sed -n '3,19p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,20p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@missing=""; \
@@ -146,9 +147,28 @@ smoke: build data/mnist.h5 venv
 	$(PYTHON) scripts/figures.py --runs runs --out runs/smoke/figures --mnist smoke --only smoke --seeds
 	$(RELEASE)/l2l-train pipelines/smoke-grid.yaml --out runs/smoke-grid --set-aside
 	$(RELEASE)/l2l-eval pipelines/smoke-grid.yaml --out runs/smoke-grid
+	$(RELEASE)/l2l-eval pipelines/smoke-grid.yaml --out runs/smoke-grid --split validation
+	$(RELEASE)/l2l-eval pipelines/smoke-grid.yaml --out runs/smoke-grid --history
 	$(PYTHON) scripts/figures.py --runs runs --out runs/smoke-grid/figures --only smoke-grid
-	for file in runs/smoke/seed=*/train.h5 runs/smoke/eval.h5 runs/smoke-grid/*/train.h5 runs/smoke-grid/eval.h5; do h5dump -H "$$file" > /dev/null || exit 1; done
+	$(PYTHON) scripts/figures.py --runs runs --out runs/smoke-grid/figures --only smoke-grid --split validation
+	for file in runs/smoke/seed=*/train.h5 runs/smoke/eval.h5 runs/smoke-grid/*/train.h5 runs/smoke-grid/*/history.h5 runs/smoke-grid/eval.h5 runs/smoke-grid/eval-validation.h5; do h5dump -H "$$file" > /dev/null || exit 1; done
 	$(RELEASE)/l2l-sweep pipelines/smoke.yaml
+
+# --- the fidelity study (issue 12): sweeps over the recipe, chosen on the validation split -------
+# Trains each study's members (runs/study/<study>/<member>/), evaluates them on the validation
+# split (eval-validation.h5) and the learning curve of meta-training (history.h5, every 10th
+# snapshot), and draws figures/study/. The test split is left for the final report.
+STUDIES := meta-learning-rate
+study: | build data/mnist.h5 venv
+	$(MAKE) --no-print-directory train EXPERIMENTS="$(STUDIES:%=study/%)"
+	@for study in $(STUDIES); do \
+	  echo "$(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study --split validation"; \
+	  $(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study --split validation || exit $$?; \
+	  echo "$(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study --history --every 10"; \
+	  $(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study --history --every 10 || exit $$?; \
+	done
+	mkdir -p figures/study
+	$(PYTHON) scripts/figures.py --runs runs/study --out figures/study --only $(STUDIES) --split validation
 
 # The Slurm path for real, on a one-node Slurm cluster on localhost (root; installs slurm-wlm and
 # munge when missing): the smoke sweep as a job array, bit for bit as make's runs/smoke, a failing

@@ -11,8 +11,10 @@ optimizer solid and the baselines dashed. For a sweep, the learned optimizer's c
 over its seeds and its band the standard error across seeds (--seeds adds each seed's curve as a
 thin line). A sweep over a grid gets <experiment>-grid.png: the loss at the horizon (and at step
 100 when the horizon is longer) against each grid key, one line per problem, with across-seed
-error bars, and each problem's best tuned baseline as a dotted line. It also prints the final
-mean loss of every optimizer, the numbers the README quotes.
+error bars, and each problem's best tuned baseline as a dotted line. Runs evaluated with
+`l2l-eval --history` get <experiment>-history.png: the validation loss of φ's snapshots against
+the trajectories of meta-training. It also prints the final mean loss of every optimizer, the
+numbers the README quotes.
 """
 import argparse
 import os
@@ -142,7 +144,7 @@ def as_number(text):
         return None
 
 
-def grid_figure(path, out, experiment):
+def grid_figure(path, out, experiment, split="test"):
     """<experiment>-grid.png/.pdf: the loss at the horizon (and step 100) against each grid key."""
     with h5py.File(path, "r") as file:
         problems = list(file["problems"].keys())
@@ -154,7 +156,7 @@ def grid_figure(path, out, experiment):
         steps = [horizon] + ([100] if horizon > 100 else [])
         colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
         fig, axes = plt.subplots(len(steps), len(keys), figsize=(4.6 * len(keys), 3.6 * len(steps)), squeeze=False)
-        print(f"{experiment} grid (mean ± s.e. across seeds):")
+        print(f"{experiment} grid, {split} split (mean ± s.e. across seeds):")
         for column, key in enumerate(keys):
             others = [k for k in keys if k != key]
             for row, step in enumerate(steps):
@@ -188,12 +190,76 @@ def grid_figure(path, out, experiment):
                 axis.set_ylabel(f"Loss at step {step}")
                 axis.grid(True, which="both", alpha=0.3)
                 axis.legend(fontsize=7)
-        fig.suptitle(f"{experiment}: the learned optimizer across the grid, mean ± standard error across seeds", fontsize=9)
+        fig.suptitle(f"{experiment}: the learned optimizer across the grid, mean ± standard error across seeds ({split} split)", fontsize=9)
         fig.tight_layout()
+        name = f"{experiment}-grid" + ("" if split == "test" else f"-{split}")
         for extension in ("png", "pdf"):
-            fig.savefig(os.path.join(out, f"{experiment}-grid.{extension}"), dpi=150)
+            fig.savefig(os.path.join(out, f"{name}.{extension}"), dpi=150)
         plt.close(fig)
-    print(f"wrote {out}/{experiment}-grid.png and .pdf", file=sys.stderr)
+    print(f"wrote {out}/{name}.png and .pdf", file=sys.stderr)
+    return True
+
+
+def history_figure(folder, out, experiment):
+    """<experiment>-history.png/.pdf from the history.h5 files of a run or of a sweep's members:
+    the validation loss at the horizon of φ's snapshots against the trajectories of meta-training,
+    per grid point the mean across seeds (band: standard error across seeds), each seed thin."""
+    runs = []  # (grid point, seed label, path)
+    if os.path.exists(os.path.join(folder, "history.h5")):
+        runs.append(("", "", os.path.join(folder, "history.h5")))
+    for member in sorted(os.listdir(folder)):
+        path = os.path.join(folder, member, "history.h5")
+        if os.path.exists(path):
+            parts = member.split(",")
+            point = ",".join(p for p in parts if not p.startswith("seed=")) or "all seeds"
+            runs.append((point, ",".join(p for p in parts if p.startswith("seed=")), path))
+    if not runs:
+        return False
+    curves = {}  # problem → point → [(epochs, final_mean)]
+    horizon = None
+    for point, _, path in runs:
+        with h5py.File(path, "r") as file:
+            horizon = int(file.attrs["horizon"])
+            epochs = file["epoch"][()]
+            for problem, group in file["problems"].items():
+                curves.setdefault(problem, {}).setdefault(point, []).append((epochs, group["final_mean"][()]))
+    problems = list(curves)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, axes = plt.subplots(1, len(problems), figsize=(4.6 * len(problems), 3.8), squeeze=False)
+    validation = os.path.join(folder, "eval-validation.h5")
+    for axis, problem in zip(axes[0], problems):
+        for index, (point, members) in enumerate(sorted(curves[problem].items())):
+            colour = colours[index % len(colours)]
+            length = min(len(e) for e, _ in members)
+            epochs = members[0][0][:length]
+            stack = np.array([f[:length] for _, f in members])
+            for number, (e, f) in enumerate(members):
+                axis.plot(e, f, "-", color=colour, linewidth=0.5, alpha=0.5)
+            mean = stack.mean(axis=0)
+            label = f"{point or 'LSTM'} ({len(members)} seed{'s' if len(members) > 1 else ''})"
+            axis.plot(epochs, mean, "-o", color=colour, markersize=2.5, linewidth=1.6, label=label)
+            if len(members) > 1:
+                error = stack.std(axis=0, ddof=1) / np.sqrt(len(members))
+                axis.fill_between(epochs, np.maximum(mean - error, 1e-12), mean + error, color=colour, alpha=0.2, linewidth=0)
+        if os.path.exists(validation):
+            with h5py.File(validation, "r") as file:
+                if problem in file["problems"]:
+                    baselines = [(float(file["problems"][problem][b]["mean"][horizon]), b) for b in STYLE if b != "lstm" and b in file["problems"][problem]]
+                    if baselines:
+                        best, name = min(baselines)
+                        axis.axhline(best, color="black", linestyle=":", linewidth=1, label=f"best tuned baseline ({STYLE[name][0]})")
+        axis.set_yscale("log")
+        axis.set_title(f"{problem} (validation split)")
+        axis.set_xlabel("Trajectories of meta-training")
+        axis.set_ylabel(f"Loss at step {horizon}")
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=7)
+    fig.suptitle(f"{experiment}: the learning curve of meta-training (snapshots of /phi/history; thin: each seed)", fontsize=9)
+    fig.tight_layout()
+    for extension in ("png", "pdf"):
+        fig.savefig(os.path.join(out, f"{experiment}-history.{extension}"), dpi=150)
+    plt.close(fig)
+    print(f"wrote {out}/{experiment}-history.png and .pdf", file=sys.stderr)
     return True
 
 
@@ -204,6 +270,8 @@ def main():
     parser.add_argument("--only", nargs="*", help="experiments to draw (default: every one with an eval.h5)")
     parser.add_argument("--mnist", default="mnist", help="the MNIST experiment's folder name (smoke: smoke)")
     parser.add_argument("--seeds", action="store_true", help="also draw each seed's learned-optimizer curve, thin")
+    parser.add_argument("--split", choices=["test", "validation"], default="test",
+                        help="the grid figure from eval.h5 (test) or eval-validation.h5 (validation, where recipes are chosen)")
     arguments = parser.parse_args()
     os.makedirs(arguments.out, exist_ok=True)
     drawn = 0
@@ -235,16 +303,18 @@ def main():
             plt.close(fig)
             drawn += 1
             print(f"wrote {arguments.out}/{figure}.png and .pdf ({paper})", file=sys.stderr)
-    experiments = arguments.only or sorted(e for e in os.listdir(arguments.runs) if os.path.exists(os.path.join(arguments.runs, e, "eval.h5")))
+    experiments = arguments.only or sorted(e for e in os.listdir(arguments.runs) if os.path.isdir(os.path.join(arguments.runs, e)))
     for experiment in experiments:
-        path = os.path.join(arguments.runs, experiment, "eval.h5")
+        if os.path.isdir(os.path.join(arguments.runs, experiment)):
+            drawn += history_figure(os.path.join(arguments.runs, experiment), arguments.out, experiment)
+        path = os.path.join(arguments.runs, experiment, "eval.h5" if arguments.split == "test" else f"eval-{arguments.split}.h5")
         if not os.path.exists(path):
             continue
         with h5py.File(path, "r") as file:
             sweep = file.attrs.get("sweep_members") is not None
         if sweep:
             check_provenance(path, os.path.join(arguments.runs, experiment, "train.h5"))
-            drawn += grid_figure(path, arguments.out, experiment)
+            drawn += grid_figure(path, arguments.out, experiment, arguments.split)
     if drawn == 0:
         sys.exit("no figure drawn: no eval.h5 found under " + arguments.runs)
 

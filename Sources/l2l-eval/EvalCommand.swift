@@ -32,6 +32,14 @@ struct EvalCommand: ParsableCommand {
             0..<5,000, never trained on; quadratics drawn independently of the test draws) into \
             OUT/eval-validation.h5: choose recipes there and report the test split.
 
+            --history evaluates snapshots of /phi/history instead (every --every-th, and the last) \
+            as the learned optimizer on the validation split, every snapshot on the same draws, \
+            into OUT/history.h5 (per problem: the loss of every run, the mean final loss and its \
+            standard error, the mean over steps, the diverged runs, per snapshot): the learning \
+            curve of meta-training. It may run while meta-training goes on (its own lock), saves \
+            after every snapshot, and continues where it stopped; SIGINT/SIGTERM stop it after \
+            the snapshot in progress (status 130/143).
+
             Exit status: 0 done; 1 an error (the message names the file and the cause); 3 train.h5 \
             was made with other meta-training settings than the pipeline holds; 4 another process \
             holds the run.
@@ -40,6 +48,7 @@ struct EvalCommand: ParsableCommand {
               l2l-eval pipelines/mnist.yaml
               l2l-eval pipelines/smoke.yaml --out /tmp/smoke
               l2l-eval pipelines/study/meta-learning-rate.yaml --split validation
+              l2l-eval pipelines/mnist.yaml --history --every 10 --problems base
             """,
         version: "0.1.0"
     )
@@ -59,17 +68,38 @@ struct EvalCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The data evaluated on: test (OUT/eval.h5: MNIST's t10k images) or validation (OUT/eval-validation.h5: MNIST's validation split, quadratics drawn independently of test), where recipes are chosen.", valueName: "split"))
     var split: EvaluationSplit = .test
 
+    @Flag(help: "Instead: evaluate snapshots of /phi/history on the validation split (the learning curve of meta-training) into OUT/history.h5; on a sweep, in every member's folder.")
+    var history = false
+
+    @Option(help: ArgumentHelp("With --history: every how many snapshots of /phi/history (the last is always taken).", valueName: "count"))
+    var every = 1
+
+    @Option(help: ArgumentHelp("With --history: the evaluation problems, comma-separated (default: all).", valueName: "names"))
+    var problems: String?
+
     @Option(help: ArgumentHelp("Threads per step: 1, or 2 (the default: every CPU the process may use, at most 2).", valueName: "count"))
     var threads: Int?
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if every < 1 { throw ValidationError("--every must be at least 1, got \(every)") }
+        if !history, every != 1 || problems != nil { throw ValidationError("--every and --problems go with --history") }
+        if history, split != .test { throw ValidationError("--history always evaluates on the validation split; drop --split") }
     }
 
     func run() throws {
         if let threads { Threads.limit(to: threads) }
         do {
             let file = try PipelineFile(contentsOf: pipeline)
+            if history {
+                let runs: [(configuration: PipelineConfiguration, folder: String)]
+                do { runs = try file.runs(member: member, out: out) } catch let error as PipelineFile.NoSuchMember { throw ValidationError(error.description) }
+                let names = problems.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+                for (configuration, folder) in runs {
+                    try HistoryEvaluation(configuration: configuration, runFolder: folder, mnistPath: data, every: every, problems: names).run()
+                }
+                return
+            }
             if case let .sweep(sweep) = file, member == nil {
                 try SweepEvaluation(sweep: sweep, folder: out ?? "runs/\(sweep.name)", mnistPath: data, split: split).run()
                 return
@@ -87,6 +117,8 @@ struct EvalCommand: ParsableCommand {
         } catch let error as RunError {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
             throw ExitCode(error.exitStatus)
+        } catch let stopped as ExitCode128 {
+            throw ExitCode(128 + stopped.signal)
         }
     }
 }

@@ -1,0 +1,156 @@
+import Foundation
+import HDF5
+import L2L
+
+/// The learning curve of meta-training itself (`l2l-eval --history`): every `every`-th snapshot
+/// of `/phi/history` runs as the learned optimizer on fresh validation problems, every snapshot on
+/// the same draws (common random numbers), so that the curve says whether φ still improved after
+/// a given number of trajectories, without touching the test split.
+///
+/// Writes `history.h5` in the run folder, saved whole after each snapshot; a stopped evaluation
+/// continues where it stopped when the run and the options are the same (otherwise it starts
+/// anew: the file is derived from train.h5 and holds nothing else).
+public struct HistoryEvaluation {
+    public var configuration: PipelineConfiguration
+    public var runFolder: String
+    public var mnistPath: String
+    /// Every how many snapshots of /phi/history to evaluate (1: all; the last is always taken).
+    public var every: Int
+    /// Evaluation problems by name (nil: all of the pipeline's).
+    public var problems: [String]?
+
+    public static let fileName = "history.h5"
+    static let formatVersion: Int32 = 1
+
+    public init(configuration: PipelineConfiguration, runFolder: String, mnistPath: String, every: Int, problems: [String]? = nil) {
+        self.configuration = configuration
+        self.runFolder = runFolder
+        self.mnistPath = mnistPath
+        self.every = every
+        self.problems = problems
+    }
+
+    var folder: RunFolder { RunFolder(path: runFolder) }
+    public var path: String { folder.file(Self.fileName) }
+
+    public func run() throws {
+        TemporaryFiles.removeOnSignal()
+        StopSignals.install()
+        try folder.prepare(create: false)
+        let trainPath = folder.trainPath
+        guard FileManager.default.fileExists(atPath: trainPath) else {
+            throw RunError(file: trainPath, "no training run here; run l2l-train \(configuration.path) first")
+        }
+        // Its own lock: meta-training may go on in the same folder (train.h5 is replaced whole,
+        // never written in place, so reading it meanwhile is safe).
+        let lock = try RunLock(path: folder.file(".history.lock"), stage: "l2l-eval --history")
+        defer { withExtendedLifetime(lock) {} }
+
+        // The checks of l2l-eval: this pipeline's run, readable, its φ of this architecture.
+        let source = try EvaluationRun(configuration: configuration, runFolder: runFolder, mnistPath: mnistPath).loadPhi()
+        let train = try File.open(trainPath)
+        let epochs = try train.openDataset(TrainFile.historyEpoch).read(Int64.self)
+        let values = try train.openDataset(TrainFile.historyValues).read(Float.self, rank: 2)
+        guard !epochs.isEmpty else { throw RunError(file: trainPath, object: "/\(TrainFile.historyEpoch)", "holds no snapshot of φ yet") }
+        let size = Phi(zerosFor: configuration.architecture).values.count
+        guard values.count == epochs.count * size else {
+            throw RunError(file: trainPath, object: "/\(TrainFile.historyValues)", "holds \(values.count) values for \(epochs.count) snapshots of \(size)")
+        }
+        var chosen = Array(stride(from: every - 1, to: epochs.count, by: every))
+        if chosen.last != epochs.count - 1 { chosen.append(epochs.count - 1) }
+
+        let selected = try selectedProblems()
+        let options = "every \(every); problems \(selected.map(\.name).joined(separator: ",")); runs \(configuration.runs); horizon \(configuration.horizon)"
+        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [EvaluationSplit.validation.mnistSplit])
+        let (file, alreadyDone) = try openOrCreate(runID: source.runID, options: options, snapshots: chosen.map { epochs[$0] },
+                                                   problems: selected.map(\.name), mnistPath: experiment.mnistPath)
+        let evaluation = EvaluationRun(configuration: configuration, runFolder: runFolder, mnistPath: mnistPath, split: .validation)
+        if alreadyDone > 0 { note("continuing \(path): \(alreadyDone) of \(chosen.count) snapshots done") }
+
+        let progress = ProgressLine(label: "history of \(configuration.name)", total: chosen.count, startingAt: alreadyDone)
+        for index in chosen.dropFirst(alreadyDone) {
+            if StopSignals.received != 0 {
+                note("stopped after \(try file.openDataset("epoch").shape[0]) of \(chosen.count) snapshots; \(path) holds them; run the same command to continue")
+                throw ExitCode128(signal: StopSignals.received)
+            }
+            var phi = Phi(zerosFor: configuration.architecture)
+            phi.values = Array(values[index * size..<(index + 1) * size])
+            if let bad = phi.values.firstIndex(where: { !$0.isFinite }) {
+                throw RunError(file: trainPath, object: "/\(TrainFile.historyValues)", "snapshot \(index) (trajectory \(epochs[index])) holds a non-finite value at flat index \(bad)")
+            }
+            for problem in selected {
+                let result: EvaluationRun.Result
+                switch AnyProblem(problem.optimizee, data: try experiment.data(EvaluationSplit.validation.mnistSplit)) {
+                case let .quadratic(quadratic): result = evaluation.learned(problem: quadratic, name: problem.name, phi: phi, as: "history")
+                case let .mlp(mlp): result = evaluation.learned(problem: mlp, name: problem.name, phi: phi, as: "history")
+                }
+                try append(result.losses, problem: problem.name, to: file)
+            }
+            try file.openDataset("epoch").append(rows: [epochs[index]])
+            try file.save()
+            progress.update(done: try file.openDataset("epoch").shape[0], detail: "snapshot of trajectory \(epochs[index])")
+        }
+        note("wrote \(path)")
+    }
+
+    private func selectedProblems() throws -> [EvaluationProblem] {
+        guard let problems else { return configuration.evaluationProblems }
+        return try problems.map { name in
+            guard let problem = configuration.evaluationProblems.first(where: { $0.name == name }) else {
+                throw RunError(file: configuration.path, object: "evaluation.problems", "has no problem '\(name)' (it has \(configuration.evaluationProblems.map(\.name).joined(separator: ", ")))")
+            }
+            return problem
+        }
+    }
+
+    /// The existing file when it is a history of this run with these options whose snapshots
+    /// begin `snapshots` (and how many it holds), else a new one.
+    private func openOrCreate(runID: String, options: String, snapshots: [Int64], problems: [String], mnistPath: String?) throws -> (File, Int) {
+        if File.isHDF5(path), let file = try? File.openInMemory(path),
+           (try? file.stringAttribute("train_run_id")) == runID, (try? file.stringAttribute("options")) == options,
+           let done = try? file.openDataset("epoch").read(Int64.self), done.count <= snapshots.count,
+           Array(snapshots.prefix(done.count)) == done {
+            return (file, done.count)
+        }
+        let steps = configuration.horizon + 1
+        let file = try File.createInMemory(path)
+        try Provenance.record(on: file, configuration: configuration, tool: "l2l-eval --history", mnistPath: mnistPath)
+        try file.setAttribute("format", "l2l-history")
+        try file.setAttribute("format_version", Self.formatVersion)
+        try file.setAttribute("train_run_id", runID)
+        try file.setAttribute("options", options)
+        try file.setAttribute("split", EvaluationSplit.validation.rawValue)
+        try file.setAttribute("horizon", Int64(configuration.horizon))
+        try file.createExtendibleDataset("epoch", of: Int64.self, chunkRows: 64)
+            .setAttribute("description", "trajectories done when each evaluated snapshot of /phi/history was taken")
+        for problem in problems {
+            let group = "problems/\(problem)"
+            try file.createExtendibleDataset("\(group)/loss", of: Float.self, rowShape: [configuration.runs, steps], chunkRows: 1, gzipLevel: 4)
+                .setAttribute("description", "f(θ_t) of every run (snapshots × runs × steps + 1); NaN after a failure")
+            try file.createExtendibleDataset("\(group)/final_mean", of: Double.self, chunkRows: 64)
+                .setAttribute("description", "mean over the runs of f(θ_horizon) (a diverged run at its last finite loss)")
+            try file.createExtendibleDataset("\(group)/final_stderr", of: Double.self, chunkRows: 64)
+            try file.createExtendibleDataset("\(group)/mean_over_steps", of: Double.self, chunkRows: 64)
+                .setAttribute("description", "mean over the runs of the mean of f(θ_t) over t = 0…horizon")
+            try file.createExtendibleDataset("\(group)/diverged_runs", of: Int64.self, chunkRows: 64)
+        }
+        return (file, 0)
+    }
+
+    private func append(_ losses: [[Float]], problem: String, to file: File) throws {
+        let group = "problems/\(problem)"
+        let divergence = EvaluationRun.Divergence(runs: losses)
+        let (mean, standardError) = EvaluationRun.meanAndStandardError(divergence.held, steps: configuration.horizon + 1)
+        let averages = divergence.held.map { $0.reduce(0, +) / Double($0.count) }
+        try file.openDataset("\(group)/loss").append(rows: losses.flatMap { $0 })
+        try file.openDataset("\(group)/final_mean").append(rows: [mean[configuration.horizon]])
+        try file.openDataset("\(group)/final_stderr").append(rows: [standardError[configuration.horizon]])
+        try file.openDataset("\(group)/mean_over_steps").append(rows: [averages.reduce(0, +) / Double(averages.count)])
+        try file.openDataset("\(group)/diverged_runs").append(rows: [Int64(divergence.count)])
+    }
+}
+
+/// A stage stopped by a signal after saving its work: the caller exits with 128 + signal.
+public struct ExitCode128: Error, Sendable {
+    public let signal: Int32
+}
