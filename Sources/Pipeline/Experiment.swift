@@ -44,8 +44,8 @@ enum AnyProblem {
         switch specification {
         case let .quadratic(problems, dimensions, distribution):
             self = .quadratic(QuadraticProblem(problems: problems, dimensions: dimensions, distribution: distribution))
-        case let .mnist(hidden, activation, batchSize):
-            self = .mlp(MLPProblem(data: data, hiddenSizes: hidden, activation: activation, batchSize: batchSize))
+        case let .mnist(hidden, activation, batchSize, initialisation):
+            self = .mlp(MLPProblem(data: data, hiddenSizes: hidden, activation: activation, batchSize: batchSize, initialisation: initialisation))
         }
     }
 }

@@ -5,12 +5,18 @@ import L2L
 public enum OptimizeeSpecification: Sendable, Equatable, Hashable {
     /// Random quadratics (paper §3.1).
     case quadratic(problems: Int, dimensions: Int, distribution: Quadratic.Distribution)
-    /// An MLP on MNIST (paper §3.2).
-    case mnist(hidden: [Int], activation: MLP.Activation, batchSize: Int)
+    /// An MLP on MNIST (paper §3.2), θ₀ drawn as `initialisation` says (`optimizee.init`).
+    case mnist(hidden: [Int], activation: MLP.Activation, batchSize: Int, initialisation: Initialisation = .released)
 
     public var isMNIST: Bool {
         if case .mnist = self { return true }
         return false
+    }
+
+    /// How an MLP's θ₀ is drawn (nil for quadratics).
+    public var initialisation: Initialisation? {
+        if case let .mnist(_, _, _, initialisation) = self { return initialisation }
+        return nil
     }
 }
 
@@ -172,7 +178,7 @@ public struct PipelineConfiguration: Sendable, Equatable {
         learningRates = stride(from: from, through: to + 1e-9, by: step).map { Float(pow(10, $0)) }
         evaluationProblems = []
         for var section in try evaluation.sections("problems") {
-            let (problemName, spec) = try Self.optimizee(&section, allowName: true)
+            let (problemName, spec) = try Self.optimizee(&section, allowName: true, inherited: optimizee.initialisation ?? .released)
             try section.finish()
             guard spec.isMNIST == optimizee.isMNIST else {
                 throw section.error("kind", "evaluation problems must be of the kind the optimizer was trained on")
@@ -183,7 +189,10 @@ public struct PipelineConfiguration: Sendable, Equatable {
         try root.finish()
     }
 
-    private static func optimizee(_ section: inout ConfigurationReader, allowName: Bool) throws(PipelineError) -> (name: String?, optimizee: OptimizeeSpecification) {
+    /// Reads an optimizee; an MNIST one without `init` takes `inherited` (an evaluation problem
+    /// takes the meta-training optimizee's, and that one the released code's N(0, 0.01²)).
+    private static func optimizee(_ section: inout ConfigurationReader, allowName: Bool,
+                                  inherited: Initialisation = .released) throws(PipelineError) -> (name: String?, optimizee: OptimizeeSpecification) {
         let name = allowName ? try section.string("name") : nil
         let kind = try section.string("kind", oneOf: ["quadratic", "mnist"])
         let result: OptimizeeSpecification
@@ -196,9 +205,27 @@ public struct PipelineConfiguration: Sendable, Equatable {
             let hidden = try section.intList("hidden", each: 1...100_000, count: 1...16)
             let activation = try section.string("activation", oneOf: MLP.Activation.allCases.map(\.rawValue))
             let batchSize = try section.int("batch_size", in: 1...1_000_000)
-            result = .mnist(hidden: hidden, activation: MLP.Activation(rawValue: activation) ?? .sigmoid, batchSize: batchSize)
+            let initialisation = section.has("init") ? try Self.initialisation(try section.section("init")) : inherited
+            result = .mnist(hidden: hidden, activation: MLP.Activation(rawValue: activation) ?? .sigmoid, batchSize: batchSize,
+                            initialisation: initialisation)
         }
         if !allowName { try section.finish() }
         return (name, result)
+    }
+
+    /// `init: {kind: gaussian, weights: σ_w, biases: σ_b}` or `init: {kind: fan_in_uniform}`.
+    private static func initialisation(_ section: ConfigurationReader) throws(PipelineError) -> Initialisation {
+        var section = section
+        let kind = try section.string("kind", oneOf: ["gaussian", "fan_in_uniform"])
+        let result: Initialisation
+        if kind == "gaussian" {
+            let weights = try section.double("weights", in: 0...10)
+            let biases = try section.double("biases", in: 0...10)
+            result = .gaussian(weights: Float(weights), biases: Float(biases))
+        } else {
+            result = .fanInUniform
+        }
+        try section.finish()
+        return result
     }
 }

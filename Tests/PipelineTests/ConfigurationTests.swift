@@ -93,4 +93,43 @@ struct ConfigurationTests {
             (error as? PipelineError)?.reason.contains("at most 1048576") == true
         }
     }
+
+    /// The smoke pipeline's text with `init` lines added to the optimizee (after batch_size).
+    static func smokeWith(optimizeeInit: String?, problemInit: String? = nil) throws -> String {
+        var text = try String(contentsOf: packageRoot.appendingPathComponent("pipelines/smoke.yaml"), encoding: .utf8)
+        text = text.components(separatedBy: "\nsweep:")[0]
+        if let optimizeeInit {
+            text = text.replacingOccurrences(of: "  batch_size: 128\n\noptimizer:", with: "  batch_size: 128\n  init: \(optimizeeInit)\n\noptimizer:")
+        }
+        if let problemInit {
+            text = text.replacingOccurrences(of: "{name: relu, kind: mnist, hidden: [20], activation: relu, batch_size: 128}",
+                                             with: "{name: relu, kind: mnist, hidden: [20], activation: relu, batch_size: 128, init: \(problemInit)}")
+        }
+        return text
+    }
+
+    @Test("optimizee.init: today's N(0, 0.01²) when absent; gaussian and fan-in forms; evaluation problems inherit it unless they set their own; bad values refused")
+    func initialisation() throws {
+        let absent = try PipelineConfiguration(text: try Self.smokeWith(optimizeeInit: nil), path: "p.yaml")
+        #expect(absent.optimizee.initialisation == .released)
+        let explicit = try PipelineConfiguration(text: try Self.smokeWith(optimizeeInit: "{kind: gaussian, weights: 0.01, biases: 0.01}"), path: "p.yaml")
+        #expect(explicit.trainingDifferences(from: absent).isEmpty, "spelling out the default changes no setting")
+
+        let small = try PipelineConfiguration(
+            text: try Self.smokeWith(optimizeeInit: "{kind: gaussian, weights: 0.001, biases: 0}", problemInit: "{kind: fan_in_uniform}"), path: "p.yaml")
+        #expect(small.optimizee.initialisation == .gaussian(weights: 0.001, biases: 0))
+        #expect(small.evaluationProblems.map { $0.optimizee.initialisation } == [.gaussian(weights: 0.001, biases: 0), .gaussian(weights: 0.001, biases: 0), .gaussian(weights: 0.001, biases: 0), .fanInUniform])
+        #expect(small.trainingDifferences(from: absent).contains { $0.contains("optimizee") && $0.contains("0.001") }, "\(small.trainingDifferences(from: absent))")
+
+        let kind = refusal(try Self.smokeWith(optimizeeInit: "{kind: xavier}"))
+        #expect(kind?.key.hasSuffix("init.kind") == true && kind?.reason.contains("fan_in_uniform") == true, "\(String(describing: kind))")
+        let negative = refusal(try Self.smokeWith(optimizeeInit: "{kind: gaussian, weights: -1, biases: 0}"))
+        #expect(negative?.key.hasSuffix("init.weights") == true, "\(String(describing: negative))")
+        let missing = refusal(try Self.smokeWith(optimizeeInit: "{kind: gaussian, weights: 0.1}"))
+        #expect(missing?.key.hasSuffix("init.biases") == true, "\(String(describing: missing))")
+        let extra = refusal(try Self.smokeWith(optimizeeInit: "{kind: fan_in_uniform, gain: 2}"))
+        #expect(extra?.key.hasSuffix("gain") == true, "\(String(describing: extra))")
+        let quadratic = refusal(tinyQuadraticPipeline().replacingOccurrences(of: "distribution: gaussian}\noptimizer", with: "distribution: gaussian, init: {kind: fan_in_uniform}}\noptimizer"))
+        #expect(quadratic?.key.hasSuffix("init") == true, "\(String(describing: quadratic))")
+    }
 }

@@ -59,8 +59,8 @@ public final class MLP: Optimizee, @unchecked Sendable {
     public let layerSizes: [Int]
     public let activation: Activation
     public let batchSize: Int
-    /// Standard deviation of θ₀'s entries (weights and biases alike).
-    public let initScale: Float
+    /// How θ₀ is drawn.
+    public let initialisation: Initialisation
     public let parameterCount: Int
     /// Where layer l's weights and biases start in θ.
     let weightOffsets: [Int], biasOffsets: [Int]
@@ -79,12 +79,12 @@ public final class MLP: Optimizee, @unchecked Sendable {
     private let deltas: [Buffer]
     private let rowLosses: Buffer
 
-    public init(data: ClassificationData, hiddenSizes: [Int] = [20], activation: Activation = .sigmoid, batchSize: Int = 128, initScale: Float = 0.01) {
+    public init(data: ClassificationData, hiddenSizes: [Int] = [20], activation: Activation = .sigmoid, batchSize: Int = 128, initialisation: Initialisation = .released) {
         self.data = data
         self.layerSizes = [data.inputSize] + hiddenSizes + [data.classes]
         self.activation = activation
         self.batchSize = batchSize
-        self.initScale = initScale
+        self.initialisation = initialisation
         var offset = 0
         var weightOffsets: [Int] = [], biasOffsets: [Int] = []
         for l in 0..<layerSizes.count - 1 {
@@ -101,9 +101,9 @@ public final class MLP: Optimizee, @unchecked Sendable {
         self.rowLosses = Buffer(count: batchSize)
     }
 
-    /// Every weight and bias ~ N(0, initScale²).
+    /// θ₀ drawn as `initialisation` says (by default every weight and bias ~ N(0, 0.01²)).
     public func initialTheta(using generator: inout Generator) -> [Float] {
-        (0..<parameterCount).map { _ in Float(generator.normal()) * initScale }
+        initialisation.theta(layerSizes: layerSizes, using: &generator)
     }
 
     public func sampleBatch(using generator: inout Generator) -> [Int32] {
@@ -264,12 +264,15 @@ public struct MLPProblem: Problem, Sendable {
     public var hiddenSizes: [Int]
     public var activation: MLP.Activation
     public var batchSize: Int
+    public var initialisation: Initialisation
 
-    public init(data: ClassificationData, hiddenSizes: [Int] = [20], activation: MLP.Activation = .sigmoid, batchSize: Int = 128) {
+    public init(data: ClassificationData, hiddenSizes: [Int] = [20], activation: MLP.Activation = .sigmoid, batchSize: Int = 128,
+                initialisation: Initialisation = .released) {
         self.data = data
         self.hiddenSizes = hiddenSizes
         self.activation = activation
         self.batchSize = batchSize
+        self.initialisation = initialisation
     }
 
     /// The weights and biases of every layer: (784·20 + 20) + (20·10 + 10) = 15,910 for the base network.
@@ -279,6 +282,6 @@ public struct MLPProblem: Problem, Sendable {
     }
 
     public func makeInstance(using generator: inout Generator) -> MLP {
-        MLP(data: data, hiddenSizes: hiddenSizes, activation: activation, batchSize: batchSize)
+        MLP(data: data, hiddenSizes: hiddenSizes, activation: activation, batchSize: batchSize, initialisation: initialisation)
     }
 }
