@@ -137,6 +137,25 @@ def grid_points(problem_group):
     return points
 
 
+def collapsed_text(folder, members, point):
+    """", k collapsed" for the members of a grid point whose train.h5 records a collapse."""
+    wanted = {f"{k.split('.')[-1]}={v}" for k, v in point.items()}
+    count, unknown = 0, 0
+    for member in str(members).split("\n"):
+        if wanted <= set(member.split(",")):
+            path = os.path.join(folder, member, "train.h5")
+            if not os.path.exists(path):
+                unknown += 1
+                continue
+            with h5py.File(path, "r") as training:
+                if "collapsed" in training["trajectory"].attrs:
+                    count += int(training["trajectory"].attrs["collapsed"])
+                else:
+                    unknown += 1  # trained before collapses were recorded
+    text = f", {count} collapsed" if count else ", none collapsed"
+    return text + (f", {unknown} not recorded" if unknown else "")
+
+
 def as_number(text):
     try:
         return float(text)
@@ -180,7 +199,9 @@ def grid_figure(path, out, experiment, split="test"):
                             axis.set_xscale("log")
                         if row == 0 and column == 0:
                             for v, m, e, n in entries:
-                                print(f"  {label}, {key.split('.')[-1]}={v}: step {step}: {m:.4g} ± {e:.2g} ({n} seeds)")
+                                point = dict(zip(others, fixed), **{key: v})
+                                print(f"  {label}, {key.split('.')[-1]}={v}: step {step}: {m:.4g} ± {e:.2g} ({n} seeds"
+                                      f"{collapsed_text(os.path.dirname(path), file.attrs['sweep_members'], point)})")
                     baselines = [(float(file["problems"][problem][b]["mean"][step]), b) for b in STYLE if b != "lstm" and b in file["problems"][problem]]
                     if baselines:
                         best, name = min(baselines)

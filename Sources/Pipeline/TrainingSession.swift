@@ -19,6 +19,7 @@ final class TrainingSession<P: Problem> {
 
     private var consecutiveFailures = 0
     private var recentFinalLosses: [Float] = []
+    private var collapse: CollapseDetector
     private var lastCheckpoint = Date()
     private var checkpointedTrajectories: Int
 
@@ -31,6 +32,12 @@ final class TrainingSession<P: Problem> {
         self.state = state
         self.validation = validation
         self.checkpointedTrajectories = state.trajectoriesDone
+        // Replayed from the logs, which hold exactly the trajectories the checkpoint vouches for.
+        let losses = try file.openDataset(TrainFile.trajectoryLoss)
+        let steps = try losses.shape.last ?? 1
+        let logged = try losses.read(Float.self, rank: 2)
+        collapse = CollapseDetector(initialLosses: stride(from: 0, to: logged.count, by: max(steps, 1)).map { logged[$0] },
+                                    finalLosses: try file.openDataset(TrainFile.trajectoryFinalLoss).read(Float.self))
         do {
             trainer = try MetaTrainer(problem: training, configuration: run.configuration.training, state: state.trainer)
         } catch {
@@ -103,6 +110,13 @@ final class TrainingSession<P: Problem> {
         let epoch = state.trajectoriesDone
         try file.openDataset(TrainFile.trajectoryLoss).append(rows: state.pendingLosses)
         try file.openDataset(TrainFile.trajectoryFinalLoss).append(rows: [record.finalLoss])
+        let wasCollapsed = collapse.isCollapsed
+        collapse.record(initial: state.pendingLosses.first ?? .nan, final: record.finalLoss, trajectory: epoch)
+        if collapse.isCollapsed != wasCollapsed {
+            note(collapse.isCollapsed
+                 ? "\nwarning: collapsed at trajectory \(epoch): the last \(CollapseDetector.window) trajectories ended where they started (mean f(θ_T)/f(θ_0) ≥ \(CollapseDetector.threshold)); recorded in /trajectory@collapsed"
+                 : "\nrecovered from the collapse at trajectory \(epoch)")
+        }
         try file.openDataset(TrainFile.trajectoryMetaLoss).append(rows: state.pendingMetaLosses)
         state.pendingLosses = []
         state.pendingMetaLosses = []
@@ -133,7 +147,10 @@ final class TrainingSession<P: Problem> {
     /// Stores the state in the file and saves the file whole.
     private func checkpoint() throws {
         state.trainer = trainer.state
-        try file.openGroup("trajectory").setAttribute("skipped_unrolls", Int64(state.skippedUnrolls))
+        let trajectory = try file.openGroup("trajectory")
+        try trajectory.setAttribute("skipped_unrolls", Int64(state.skippedUnrolls))
+        try trajectory.setAttribute("collapsed", Int64(collapse.isCollapsed ? 1 : 0))
+        try trajectory.setAttribute("collapsed_since", Int64(collapse.since))
         try Checkpoint.write(state, to: file)
         try TrainFile.save(file)
         lastCheckpoint = Date()
@@ -143,7 +160,8 @@ final class TrainingSession<P: Problem> {
     private var progressDetail: String {
         let meanFinal = recentFinalLosses.reduce(0, +) / Float(max(recentFinalLosses.count, 1))
         let best = state.best.loss.isFinite ? String(format: "%.4g", state.best.loss) : "–"
-        return "final loss (mean of last \(recentFinalLosses.count)) \(String(format: "%.4g", meanFinal))  best validation \(best)"
+        let collapsed = collapse.isCollapsed ? "  COLLAPSED since trajectory \(collapse.since)" : ""
+        return "final loss (mean of last \(recentFinalLosses.count)) \(String(format: "%.4g", meanFinal))  best validation \(best)\(collapsed)"
     }
 }
 

@@ -1,0 +1,40 @@
+/// Detects a collapsed meta-training run: one whose learned optimizer no longer trains its
+/// optimizee, every trajectory ending where it started (on MNIST at chance, f ≈ ln 10 ≈ 2.30),
+/// which does not recover and which another seed of the same settings may well avoid (seen at
+/// meta learning rates of 0.003 and 0.01, docs/fidelity.md).
+///
+/// A trajectory's progress is f(θ_T) / f(θ_0), its final loss over its initial one. The run is
+/// collapsed while the mean progress of its last `window` trajectories is at least `threshold`.
+/// The state is a function of the logged losses only, so a resumed run replays it from its
+/// `train.h5` and records the same attributes as a run that never stopped.
+struct CollapseDetector: Equatable {
+    static let window = 20
+    static let threshold = 0.98
+
+    private(set) var recent: [Double] = []
+    /// The trajectory (1-based) at which the current collapse was detected; 0 when not collapsed.
+    private(set) var since = 0
+
+    var isCollapsed: Bool { since > 0 }
+
+    /// Records trajectory `trajectory` (1-based) with its initial and final loss.
+    mutating func record(initial: Float, final: Float, trajectory: Int) {
+        let progress = Double(final) / Double(initial)
+        // A non-finite or undefined ratio is no evidence either way: counted as no progress.
+        recent = Array((recent + [progress.isFinite ? progress : 1]).suffix(Self.window))
+        let collapsed = recent.count == Self.window && recent.reduce(0, +) / Double(Self.window) >= Self.threshold
+        if !collapsed {
+            since = 0
+        } else if since == 0 {
+            since = trajectory
+        }
+    }
+
+    /// The detector after every trajectory of the logs: initial losses (f(θ_0) of each
+    /// trajectory) and final losses, in order.
+    init(initialLosses: [Float] = [], finalLosses: [Float] = []) {
+        for (index, (initial, final)) in zip(initialLosses, finalLosses).enumerated() {
+            record(initial: initial, final: final, trajectory: index + 1)
+        }
+    }
+}
