@@ -148,12 +148,25 @@ def collapsed_text(folder, members, point):
                 unknown += 1
                 continue
             with h5py.File(path, "r") as training:
-                if "collapsed" in training["trajectory"].attrs:
-                    count += int(training["trajectory"].attrs["collapsed"])
-                else:
-                    unknown += 1  # trained before collapses were recorded
+                count += collapsed(training)
     text = f", {count} collapsed" if count else ", none collapsed"
-    return text + (f", {unknown} not recorded" if unknown else "")
+    return text + (f", {unknown} not trained" if unknown else "")
+
+
+def collapsed(training):
+    """/trajectory@collapsed, or for a run trained before it was recorded the same rule
+    (CollapseDetector in Sources/Pipeline/Collapse.swift) applied to its logged losses: the mean of
+    f(θ_T)/f(θ_0) over the last 20 trajectories is at least 0.98."""
+    trajectory = training["trajectory"]
+    if "collapsed" in trajectory.attrs:
+        return int(trajectory.attrs["collapsed"])
+    initial, final = trajectory["loss"][:, 0].astype(np.float64), trajectory["final_loss"][()].astype(np.float64)
+    if len(final) < 20:
+        return 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        progress = final[-20:] / initial[-20:]
+    progress[~np.isfinite(progress)] = 1
+    return int(progress.mean() >= 0.98)
 
 
 def as_number(text):
