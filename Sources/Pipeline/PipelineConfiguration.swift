@@ -40,6 +40,8 @@ public struct PipelineConfiguration: Sendable, Equatable {
     public var steps: Int
     public var unrollLength: Int
     public var metaLearningRate: Float
+    /// `training.meta_gradient_clip`: the largest norm of ∂L/∂φ before Adam's step (nil: none).
+    public var metaGradientClip: Float?
     public var lossWeights: [Float]?
     public var validationPeriod: Int
     public var validationSize: Int
@@ -89,7 +91,8 @@ public struct PipelineConfiguration: Sendable, Equatable {
     }
 
     public var training: MetaTrainingConfiguration {
-        MetaTrainingConfiguration(steps: steps, unrollLength: unrollLength, metaLearningRate: metaLearningRate, lossWeights: lossWeights)
+        MetaTrainingConfiguration(steps: steps, unrollLength: unrollLength, metaLearningRate: metaLearningRate, lossWeights: lossWeights,
+                                  metaGradientClip: metaGradientClip)
     }
 
     /// The values `training.epochs` (and `l2l-train --epochs`) may take.
@@ -155,6 +158,7 @@ public struct PipelineConfiguration: Sendable, Equatable {
         steps = try training.int("steps", in: 1...1_000_000)
         unrollLength = try training.int("unroll", in: 1...10_000)
         metaLearningRate = Float(try training.double("meta_learning_rate", in: 1e-8...1))
+        metaGradientClip = training.has("meta_gradient_clip") ? Float(try training.double("meta_gradient_clip", in: 1e-6...1e6)) : nil
         let weights = try training.node("loss_weights")
         if weights.string == "uniform" {
             lossWeights = nil

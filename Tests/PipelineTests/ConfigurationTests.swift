@@ -132,4 +132,16 @@ struct ConfigurationTests {
         let quadratic = refusal(tinyQuadraticPipeline().replacingOccurrences(of: "distribution: gaussian}\noptimizer", with: "distribution: gaussian, init: {kind: fan_in_uniform}}\noptimizer"))
         #expect(quadratic?.key.hasSuffix("init") == true, "\(String(describing: quadratic))")
     }
+
+    @Test("training.meta_gradient_clip: absent, no clipping (and no difference from older runs); a bound is passed to meta-training; out of range refused")
+    func metaGradientClip() throws {
+        let absent = try PipelineConfiguration(text: tinyQuadraticPipeline(), path: "p.yaml")
+        #expect(absent.metaGradientClip == nil && absent.training.metaGradientClip == nil)
+        let text = tinyQuadraticPipeline().replacingOccurrences(of: "  meta_learning_rate: 0.001\n", with: "  meta_learning_rate: 0.001\n  meta_gradient_clip: 1.5\n")
+        let clipped = try PipelineConfiguration(text: text, path: "p.yaml")
+        #expect(clipped.training.metaGradientClip == 1.5)
+        #expect(clipped.trainingDifferences(from: absent) == ["metaGradientClip: nil → Optional(1.5)"])
+        let refused = refusal(text.replacingOccurrences(of: "meta_gradient_clip: 1.5", with: "meta_gradient_clip: 0"))
+        #expect(refused?.key == "training.meta_gradient_clip", "\(String(describing: refused))")
+    }
 }

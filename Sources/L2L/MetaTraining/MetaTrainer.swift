@@ -8,14 +8,31 @@ public struct MetaTrainingConfiguration: Sendable, Equatable {
     public var metaLearningRate: Float
     /// w_0 … w_T of the meta-loss Σ_t w_t f(θ_t), T = `unrollLength`; all 1 when nil.
     public var lossWeights: [Float]?
+    /// When set, a meta-gradient ∂L/∂φ whose Euclidean norm exceeds it is scaled down to that
+    /// norm before Adam's step (a stabiliser against the collapses of large meta learning rates).
+    public var metaGradientClip: Float?
 
-    public init(steps: Int = 100, unrollLength: Int = 20, metaLearningRate: Float = 0.001, lossWeights: [Float]? = nil) {
+    public init(steps: Int = 100, unrollLength: Int = 20, metaLearningRate: Float = 0.001, lossWeights: [Float]? = nil,
+                metaGradientClip: Float? = nil) {
         precondition(steps > 0 && unrollLength > 0, "steps and unrollLength must be positive")
         precondition(lossWeights.map { $0.count == unrollLength + 1 } ?? true, "lossWeights needs unrollLength + 1 values")
         self.steps = steps
         self.unrollLength = unrollLength
         self.metaLearningRate = metaLearningRate
         self.lossWeights = lossWeights
+        self.metaGradientClip = metaGradientClip
+    }
+
+    /// Scales `gradient` down to norm `clip` when its Euclidean norm exceeds it; returns the
+    /// norm it had.
+    @discardableResult
+    public static func clip(_ gradient: inout [Float], norm clip: Float) -> Double {
+        let norm = gradient.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        if norm > Double(clip) {
+            let scale = Float(Double(clip) / norm)
+            for index in gradient.indices { gradient[index] *= scale }
+        }
+        return norm
     }
 
     /// The weights of an unroll of `length` steps.
@@ -227,6 +244,7 @@ public final class MetaTrainer<P: Problem> {
             trajectory = nil
             throw .nonFiniteMetaLoss(step: start, metaLoss: metaLoss)
         }
+        if let clip = configuration.metaGradientClip { MetaTrainingConfiguration.clip(&dPhi, norm: clip) }
         metaOptimizer.step(&phi.values, gradient: dPhi, state: &metaState)
 
         current.step += length
