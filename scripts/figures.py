@@ -155,8 +155,8 @@ def collapsed_text(folder, members, point):
 
 def collapsed(training):
     """/trajectory@collapsed, or for a run trained before it was recorded the same rule
-    (CollapseDetector in Sources/Pipeline/Collapse.swift) applied to its logged losses: the mean of
-    f(θ_T)/f(θ_0) over the last 20 trajectories is at least 0.98."""
+    (CollapseDetector in Sources/Pipeline/Collapse.swift) applied to its logged losses: the median
+    of f(θ_T)/f(θ_0) over the last 20 trajectories is at least 0.98."""
     trajectory = training["trajectory"]
     if "collapsed" in trajectory.attrs:
         return int(trajectory.attrs["collapsed"])
@@ -166,7 +166,7 @@ def collapsed(training):
     with np.errstate(divide="ignore", invalid="ignore"):
         progress = final[-20:] / initial[-20:]
     progress[~np.isfinite(progress)] = 1
-    return int(progress.mean() >= 0.98)
+    return int(np.median(progress) >= 0.98)
 
 
 def as_number(text):
@@ -256,25 +256,25 @@ def history_figure(folder, out, experiment):
             horizon = int(file.attrs["horizon"])
             epochs = file["epoch"][()]
             for problem, group in file["problems"].items():
-                curves.setdefault(problem, {}).setdefault(point, []).append((epochs, group["final_mean"][()]))
+                curves.setdefault(problem, {}).setdefault(point, []).append((epochs, group["final_mean"][()], group["final_stderr"][()]))
     problems = list(curves)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    fig, axes = plt.subplots(1, len(problems), figsize=(4.6 * len(problems), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(problems), figsize=(max(4.6 * len(problems), 6.4), 4.0), squeeze=False)
     validation = os.path.join(folder, "eval-validation.h5")
     for axis, problem in zip(axes[0], problems):
         for index, (point, members) in enumerate(sorted(curves[problem].items())):
             colour = colours[index % len(colours)]
-            length = min(len(e) for e, _ in members)
+            length = min(len(e) for e, _, _ in members)
             epochs = members[0][0][:length]
-            stack = np.array([f[:length] for _, f in members])
-            for number, (e, f) in enumerate(members):
+            stack = np.array([f[:length] for _, f, _ in members])
+            for e, f, _ in members:
                 axis.plot(e, f, "-", color=colour, linewidth=0.5, alpha=0.5)
             mean = stack.mean(axis=0)
             label = f"{point or 'LSTM'} ({len(members)} seed{'s' if len(members) > 1 else ''})"
             axis.plot(epochs, mean, "-o", color=colour, markersize=2.5, linewidth=1.6, label=label)
-            if len(members) > 1:
-                error = stack.std(axis=0, ddof=1) / np.sqrt(len(members))
-                axis.fill_between(epochs, np.maximum(mean - error, 1e-12), mean + error, color=colour, alpha=0.2, linewidth=0)
+            # The band: the standard error across seeds, or with one seed its standard error over runs.
+            error = stack.std(axis=0, ddof=1) / np.sqrt(len(members)) if len(members) > 1 else members[0][2][:length]
+            axis.fill_between(epochs, np.maximum(mean - error, 1e-12), mean + error, color=colour, alpha=0.2, linewidth=0)
         if os.path.exists(validation):
             with h5py.File(validation, "r") as file:
                 if problem in file["problems"]:
@@ -288,7 +288,7 @@ def history_figure(folder, out, experiment):
         axis.set_ylabel(f"Loss at step {horizon}")
         axis.grid(True, which="both", alpha=0.3)
         axis.legend(fontsize=7)
-    fig.suptitle(f"{experiment}: the learning curve of meta-training (snapshots of /phi/history; thin: each seed)", fontsize=9)
+    fig.suptitle(f"{experiment}: the learning curve of meta-training\n(snapshots of /phi/history; band: s.e. across seeds, or over runs for one seed; thin: each seed)", fontsize=8)
     fig.tight_layout()
     for extension in ("png", "pdf"):
         fig.savefig(os.path.join(out, f"{experiment}-history.{extension}"), dpi=150)

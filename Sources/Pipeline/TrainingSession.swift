@@ -114,7 +114,7 @@ final class TrainingSession<P: Problem> {
         collapse.record(initial: state.pendingLosses.first ?? .nan, final: record.finalLoss, trajectory: epoch)
         if collapse.isCollapsed != wasCollapsed {
             note(collapse.isCollapsed
-                 ? "\nwarning: collapsed at trajectory \(epoch): the last \(CollapseDetector.window) trajectories ended where they started (mean f(θ_T)/f(θ_0) ≥ \(CollapseDetector.threshold)); recorded in /trajectory@collapsed"
+                 ? "\nwarning: collapsed at trajectory \(epoch): the last \(CollapseDetector.window) trajectories ended where they started (median f(θ_T)/f(θ_0) ≥ \(CollapseDetector.threshold)); recorded in /trajectory@collapsed"
                  : "\nrecovered from the collapse at trajectory \(epoch)")
         }
         try file.openDataset(TrainFile.trajectoryMetaLoss).append(rows: state.pendingMetaLosses)
