@@ -56,15 +56,19 @@ public struct SweepEvaluation {
         try file.setAttribute("sweep_members", sweep.members.map(\.id).joined(separator: "\n"))
         try file.setAttribute("phi_source", "/phi/best of each of the \(sweep.members.count) members")
         try file.setAttribute("horizon", Int64(configuration.horizon))
+        let baselinesKey = Self.baselinesKey(configuration: configuration, split: split)
+        try file.setAttribute("baselines_key", baselinesKey)
+        let earlier = try earlierBaselines(key: baselinesKey, provenance: file)
 
         let points = Dictionary(grouping: sweep.members, by: Sweep.gridPoint(of:))
         let steps = configuration.horizon + 1
         for problem in configuration.evaluationProblems {
-            note("evaluating on \(problem.name): the baselines, then \(sweep.members.count) members")
+            let reused = try earlier.map { try Self.baselines(of: problem.name, in: $0) }
+            note("evaluating on \(problem.name): \(reused == nil ? "the baselines" : "the baselines of the earlier \(path) (nothing they depend on changed)"), then \(sweep.members.count) members")
             let results: [EvaluationRun.Result]
             /// The baselines once, then every member's learned optimizer.
             func evaluate<P: Problem>(_ optimizee: P) -> [EvaluationRun.Result] {
-                evaluation.baselines(problem: optimizee, name: problem.name)
+                (reused ?? evaluation.baselines(problem: optimizee, name: problem.name))
                     + zip(sweep.members, sources).map { evaluation.learned(problem: optimizee, name: problem.name, phi: $1.phi, as: "lstm/members/\($0.id)") }
             }
             switch AnyProblem(problem.optimizee, data: try experiment.data(split.mnistSplit)) {
@@ -100,5 +104,43 @@ public struct SweepEvaluation {
         }
         try file.save()
         note("wrote \(path)")
+    }
+
+    // MARK: Reusing the baselines
+
+    /// The baseline optimizers' names in `eval.h5`.
+    static let baselineNames = ["sgd", "nag", "rmsprop", "adam"]
+
+    /// What the baselines' results depend on besides the data: the evaluation section, the seed
+    /// of the draws, the split and the code.
+    static func baselinesKey(configuration: PipelineConfiguration, split: EvaluationSplit) -> String {
+        "problems \(configuration.evaluationProblems); horizon \(configuration.horizon); runs \(configuration.runs); "
+            + "tuning runs \(configuration.tuningRuns); learning rates \(configuration.learningRates); seed \(configuration.seed); "
+            + "split \(split.rawValue); code \(Provenance.codeVersion)"
+    }
+
+    /// The existing evaluation file, when its baselines were computed under the same key and on
+    /// the same data (the MNIST checksums `provenance` records); nil otherwise.
+    private func earlierBaselines(key: String, provenance: File) throws -> File? {
+        guard File.isHDF5(path), let earlier = try? File.open(path),
+              (try? earlier.stringAttribute("baselines_key")) == key else { return nil }
+        let data = try provenance.attributeNames().filter { $0.hasPrefix("mnist") }
+        for name in data where (try? earlier.stringAttribute(name)) != (try? provenance.stringAttribute(name)) { return nil }
+        return earlier
+    }
+
+    /// The baselines' results on `problem` as `file` holds them.
+    static func baselines(of problem: String, in file: File) throws -> [EvaluationRun.Result] {
+        try baselineNames.map { name in
+            let group = try file.openGroup("problems/\(problem)/\(name)")
+            let loss = try group.openDataset("loss")
+            let shape = try loss.shape
+            let values = try loss.read(Float.self, rank: 2)
+            let losses = (0..<shape[0]).map { Array(values[$0 * shape[1]..<($0 + 1) * shape[1]]) }
+            let rates = try group.openDataset("tuning/learning_rates").read(Float.self)
+            let scores = try group.openDataset("tuning/scores").read(Double.self)
+            return EvaluationRun.Result(name: name, learningRate: try group.attribute("learning_rate", as: Float.self),
+                                        losses: losses, tuning: Array(zip(rates, scores)).map { (learningRate: $0.0, score: $0.1) })
+        }
     }
 }

@@ -230,4 +230,28 @@ struct SweepEvaluationTests {
         let mean = try point.openDataset("mean").read(Double.self)
         #expect(zip(mean, zip(curves[0], curves[1])).allSatisfy { abs($0 - ($1.0 + $1.1) / 2) <= 1e-12 * max(abs($0), 1) })
     }
+
+    @Test("a second evaluation of a sweep reuses the baselines when nothing they depend on changed, with the same file as a fresh one; another evaluation section recomputes them")
+    func reusedBaselines() throws {
+        let folder = try TemporaryDirectory()
+        let pipeline = folder.path("sweep.yaml")
+        try SweepTests.sweepFile("sweep:\n  seeds: [1, 2]\n", epochs: 3).write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let out = folder.path("runs")
+        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out]).status == 0)
+        let first = try runProcess(executable("l2l-eval"), [pipeline, "--out", out])
+        #expect(first.status == 0 && first.standardError.contains("adam: learning rate"), "\(first.standardError)")
+        let fresh = try everything(in: out + "/eval.h5")
+
+        let second = try runProcess(executable("l2l-eval"), [pipeline, "--out", out])
+        #expect(second.status == 0, "\(second.standardError)")
+        #expect(second.standardError.contains("the baselines of the earlier") && !second.standardError.contains("adam: learning rate"), "\(second.standardError)")
+        #expect(try everything(in: out + "/eval.h5") == fresh, "reused baselines give another file than computed ones")
+
+        // More runs per optimizer: the baselines depend on it, so they are computed again.
+        try SweepTests.sweepFile("sweep:\n  seeds: [1, 2]\n", epochs: 3).replacingOccurrences(of: "  runs: 4\n", with: "  runs: 5\n")
+            .write(toFile: pipeline, atomically: true, encoding: .utf8)
+        let third = try runProcess(executable("l2l-eval"), [pipeline, "--out", out])
+        #expect(third.status == 0 && third.standardError.contains("adam: learning rate") && !third.standardError.contains("the baselines of the earlier"), "\(third.standardError)")
+        #expect(try File.open(out + "/eval.h5").openDataset("problems/quadratic/adam/loss").shape == [5, 21])
+    }
 }
