@@ -1,7 +1,8 @@
 /// Detects a collapsed meta-training run: one whose learned optimizer no longer trains its
-/// optimizee, every trajectory ending where it started (on MNIST at chance, f ≈ ln 10 ≈ 2.30),
-/// which does not recover and which another seed of the same settings may well avoid (seen at
-/// meta learning rates of 0.003 and 0.01, docs/fidelity.md).
+/// optimizee, every trajectory ending where it started (on MNIST at chance, f ≈ ln 10 ≈ 2.30).
+/// It can last long or end: at meta learning rate 0.003 one run stalled for 741 trajectories and
+/// then trained normally, at 0.01 one for 44 (docs/fidelity.md); `collapsed_since` dates the
+/// current stall, and a recovery clears it.
 ///
 /// A trajectory's progress is f(θ_T) / f(θ_0), its final loss over its initial one. The run is
 /// collapsed while the median progress of its last `window` trajectories is at least
