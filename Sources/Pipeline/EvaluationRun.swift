@@ -117,14 +117,17 @@ public struct EvaluationRun {
         Result(name: resultName, learningRate: nil, losses: runs(LearnedOptimizer(phi: phi), problem: problem, name: name, purpose: "evaluation", count: configuration.runs), tuning: [])
     }
 
+    /// The hand-crafted optimizers compared with the learned one, by their names in `eval.h5`,
+    /// each made for a learning rate.
+    static let baselineOptimizers: [(name: String, make: @Sendable (Float) -> any Optimizer)] = [
+        ("sgd", { SGD(learningRate: $0) }), ("nag", { NAG(learningRate: $0) }),
+        ("rmsprop", { RMSprop(learningRate: $0) }), ("adam", { Adam(learningRate: $0) }),
+    ]
+
     /// SGD, NAG, RMSprop and Adam on `problem`, each at the grid's best learning rate.
     func baselines<P: Problem>(problem: P, name: String) -> [Result] {
         var results: [Result] = []
-        let baselines: [(String, (Float) -> any Optimizer)] = [
-            ("sgd", { SGD(learningRate: $0) }), ("nag", { NAG(learningRate: $0) }),
-            ("rmsprop", { RMSprop(learningRate: $0) }), ("adam", { Adam(learningRate: $0) }),
-        ]
-        for (optimizerName, make) in baselines {
+        for (optimizerName, make) in Self.baselineOptimizers {
             var tuning: [(learningRate: Float, score: Double)] = []
             for learningRate in configuration.learningRates {
                 let losses = runs(make(learningRate), problem: problem, name: name, purpose: "tuning", count: configuration.tuningRuns)

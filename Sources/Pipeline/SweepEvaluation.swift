@@ -108,9 +108,6 @@ public struct SweepEvaluation {
 
     // MARK: Reusing the baselines
 
-    /// The baseline optimizers' names in `eval.h5`.
-    static let baselineNames = ["sgd", "nag", "rmsprop", "adam"]
-
     /// What the baselines' results depend on besides the data: the evaluation section, the seed
     /// of the draws, the split and the code.
     static func baselinesKey(configuration: PipelineConfiguration, split: EvaluationSplit) -> String {
@@ -131,7 +128,7 @@ public struct SweepEvaluation {
 
     /// The baselines' results on `problem` as `file` holds them.
     static func baselines(of problem: String, in file: File) throws -> [EvaluationRun.Result] {
-        try baselineNames.map { name in
+        try EvaluationRun.baselineOptimizers.map(\.name).map { name in
             let group = try file.openGroup("problems/\(problem)/\(name)")
             let loss = try group.openDataset("loss")
             let shape = try loss.shape
