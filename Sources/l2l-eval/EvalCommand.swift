@@ -92,10 +92,8 @@ struct EvalCommand: ParsableCommand {
         do {
             let file = try PipelineFile(contentsOf: pipeline)
             if history {
-                let runs: [(configuration: PipelineConfiguration, folder: String)]
-                do { runs = try file.runs(member: member, out: out) } catch let error as PipelineFile.NoSuchMember { throw ValidationError(error.description) }
                 let names = problems.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-                for (configuration, folder) in runs {
+                for (configuration, folder) in try runs(of: file) {
                     try HistoryEvaluation(configuration: configuration, runFolder: folder, mnistPath: data, every: every, problems: names).run()
                 }
                 return
@@ -105,13 +103,7 @@ struct EvalCommand: ParsableCommand {
                 return
             }
             // One run, or one member alone in its own folder, like a run of its own.
-            let runs: [(configuration: PipelineConfiguration, folder: String)]
-            do {
-                runs = try file.runs(member: member, out: out)
-            } catch let error as PipelineFile.NoSuchMember {
-                throw ValidationError(error.description)
-            }
-            for (configuration, folder) in runs {
+            for (configuration, folder) in try runs(of: file) {
                 try EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: data, split: split).run()
             }
         } catch let error as RunError {
@@ -119,6 +111,15 @@ struct EvalCommand: ParsableCommand {
             throw ExitCode(error.exitStatus)
         } catch let stopped as ExitCode128 {
             throw ExitCode(128 + stopped.signal)
+        }
+    }
+
+    /// The runs `--member` and `--out` name in `file`; a member it does not have is a usage error.
+    private func runs(of file: PipelineFile) throws -> [(configuration: PipelineConfiguration, folder: String)] {
+        do {
+            return try file.runs(member: member, out: out)
+        } catch let error as PipelineFile.NoSuchMember {
+            throw ValidationError(error.description)
         }
     }
 }
