@@ -65,12 +65,15 @@ public struct HistoryEvaluation {
         let (file, alreadyDone) = try openOrCreate(runID: source.runID, options: options, snapshots: chosen.map { epochs[$0] },
                                                    problems: selected.map(\.name), mnistPath: experiment.mnistPath)
         let evaluation = EvaluationRun(configuration: configuration, runFolder: runFolder, mnistPath: mnistPath, split: .validation)
+        let data = try experiment.data(EvaluationSplit.validation.mnistSplit)
+        let problems = selected.map { (name: $0.name, problem: AnyProblem($0.optimizee, data: data)) }
         if alreadyDone > 0 { note("continuing \(path): \(alreadyDone) of \(chosen.count) snapshots done") }
 
         let progress = ProgressLine(label: "history of \(configuration.name)", total: chosen.count, startingAt: alreadyDone)
+        var done = alreadyDone
         for index in chosen.dropFirst(alreadyDone) {
             if StopSignals.received != 0 {
-                note("stopped after \(try file.openDataset("epoch").shape[0]) of \(chosen.count) snapshots; \(path) holds them; run the same command to continue")
+                note("stopped after \(done) of \(chosen.count) snapshots; \(path) holds them; run the same command to continue")
                 throw ExitCode128(signal: StopSignals.received)
             }
             var phi = Phi(zerosFor: configuration.architecture)
@@ -78,17 +81,18 @@ public struct HistoryEvaluation {
             if let bad = phi.values.firstIndex(where: { !$0.isFinite }) {
                 throw RunError(file: trainPath, object: "/\(TrainFile.historyValues)", "snapshot \(index) (trajectory \(epochs[index])) holds a non-finite value at flat index \(bad)")
             }
-            for problem in selected {
+            for (name, problem) in problems {
                 let result: EvaluationRun.Result
-                switch AnyProblem(problem.optimizee, data: try experiment.data(EvaluationSplit.validation.mnistSplit)) {
-                case let .quadratic(quadratic): result = evaluation.learned(problem: quadratic, name: problem.name, phi: phi, as: "history")
-                case let .mlp(mlp): result = evaluation.learned(problem: mlp, name: problem.name, phi: phi, as: "history")
+                switch problem {
+                case let .quadratic(quadratic): result = evaluation.learned(problem: quadratic, name: name, phi: phi, as: "history")
+                case let .mlp(mlp): result = evaluation.learned(problem: mlp, name: name, phi: phi, as: "history")
                 }
-                try append(result.losses, problem: problem.name, to: file)
+                try append(result.losses, problem: name, to: file)
             }
             try file.openDataset("epoch").append(rows: [epochs[index]])
             try file.save()
-            progress.update(done: try file.openDataset("epoch").shape[0], detail: "snapshot of trajectory \(epochs[index])")
+            done += 1
+            progress.update(done: done, detail: "snapshot of trajectory \(epochs[index])")
         }
         note("wrote \(path)")
     }
