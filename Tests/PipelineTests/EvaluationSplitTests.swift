@@ -10,10 +10,8 @@ import TestSupport
 struct EvaluationSplitTests {
     @Test("--split validation writes eval-validation.h5 from draws independent of the test ones; eval.h5 is unchanged by it")
     func validationSplit() throws {
-        let folder = try TemporaryDirectory()
-        let pipeline = folder.path("tiny.yaml"), out = folder.path("run")
-        try tinyQuadraticPipeline(epochs: 4).write(toFile: pipeline, atomically: true, encoding: .utf8)
-        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out]).status == 0)
+        let (folder, pipeline, out) = try trainedRun(tinyQuadraticPipeline(epochs: 4))
+        defer { withExtendedLifetime(folder) {} }
         let test = try runProcess(executable("l2l-eval"), [pipeline, "--out", out])
         #expect(test.status == 0, "\(test.standardError)")
         let before = try everything(in: out + "/eval.h5")

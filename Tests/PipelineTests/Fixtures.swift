@@ -33,6 +33,17 @@ func tinyQuadraticPipeline(epochs: Int = 60, name: String = "tiny") -> String {
     """
 }
 
+/// A finished tiny run of the pipeline `text`: its folder, pipeline file (`tiny.yaml`) and run
+/// folder (`run`).
+func trainedRun(_ text: String) throws -> (folder: TemporaryDirectory, pipeline: String, out: String) {
+    let folder = try TemporaryDirectory()
+    let pipeline = folder.path("tiny.yaml"), out = folder.path("run")
+    try text.write(toFile: pipeline, atomically: true, encoding: .utf8)
+    let result = try runProcess(executable("l2l-train"), [pipeline, "--out", out])
+    #expect(result.status == 0, "\(result.standardError)")
+    return (folder, pipeline, out)
+}
+
 /// The built executables, beside the test bundle.
 func executable(_ name: String) -> String {
     URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name).path

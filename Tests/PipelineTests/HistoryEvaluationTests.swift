@@ -10,12 +10,9 @@ import TestSupport
 struct HistoryEvaluationTests {
     @Test("every N-th snapshot and the last, on the validation draws of eval-validation.h5; the snapshot of /phi/best reproduces its curves; a rerun continues")
     func history() throws {
-        let folder = try TemporaryDirectory()
-        let pipeline = folder.path("tiny.yaml"), out = folder.path("run")
         // Validation and snapshots every 5 trajectories, so that /phi/best is one of the snapshots.
-        try tinyQuadraticPipeline(epochs: 20).replacingOccurrences(of: "validation_period: 4", with: "validation_period: 5")
-            .write(toFile: pipeline, atomically: true, encoding: .utf8)
-        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out]).status == 0)
+        let (folder, pipeline, out) = try trainedRun(tinyQuadraticPipeline(epochs: 20).replacingOccurrences(of: "validation_period: 4", with: "validation_period: 5"))
+        defer { withExtendedLifetime(folder) {} }
 
         var result = try runProcess(executable("l2l-eval"), [pipeline, "--out", out, "--history", "--every", "3"])
         #expect(result.status == 0, "\(result.standardError)")

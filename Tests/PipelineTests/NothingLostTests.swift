@@ -12,16 +12,6 @@ struct NothingLostTests {
     static func bytes(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
     static func runID(_ path: String) throws -> String { try File.open(path).stringAttribute("run_id") }
 
-    /// A finished tiny run: its folder, pipeline file and run folder.
-    static func trainedRun(_ text: String) throws -> (folder: TemporaryDirectory, pipeline: String, out: String) {
-        let folder = try TemporaryDirectory()
-        let pipeline = folder.path("tiny.yaml"), out = folder.path("run")
-        try write(text, to: pipeline)
-        let result = try runProcess(executable("l2l-train"), [pipeline, "--out", out])
-        #expect(result.status == 0, "\(result.standardError)")
-        return (folder, pipeline, out)
-    }
-
     /// A project of its own in `folder`: the Makefile, `pipelines/probe.yaml` holding `text`, and a
     /// stand-in for data/mnist.h5 (the quadratics read none); `make` runs the test build's stages
     /// (SWIFT=true skips the build).
@@ -111,7 +101,7 @@ struct NothingLostTests {
 
     @Test("a stored configuration that does not parse is reported as such (status 1), never as a change, and the file is left untouched")
     func unparsableStoredConfiguration() throws {
-        let (folder, pipeline, _) = try Self.trainedRun(tinyQuadraticPipeline(epochs: 2))
+        let (folder, pipeline, _) = try trainedRun(tinyQuadraticPipeline(epochs: 2))
         let path = folder.path("run/train.h5")
         // As if a later version had written a key this one does not know.
         try File.open(path, mode: .readWrite).setAttribute("configuration", tinyQuadraticPipeline(epochs: 2) + "\nfuture_key: 1\n")
@@ -201,7 +191,7 @@ struct NothingLostTests {
 
     @Test("a non-finite φ is refused, naming the tensor: by l2l-eval in /phi/best, by --resume in the checkpoint")
     func nonFinitePhi() throws {
-        let (folder, pipeline, out) = try Self.trainedRun(tinyQuadraticPipeline(epochs: 4))
+        let (folder, pipeline, out) = try trainedRun(tinyQuadraticPipeline(epochs: 4))
         defer { withExtendedLifetime(folder) {} }
         do {
             let file = try File.open(out + "/train.h5", mode: .readWrite)
@@ -225,7 +215,7 @@ struct NothingLostTests {
 
     @Test("no temporary file survives SIGTERM during evaluation; one left by a killed process is removed at the next start")
     func temporaryFilesAndSignals() throws {
-        let (folder, pipeline, out) = try Self.trainedRun(tinyQuadraticPipeline(epochs: 4).replacingOccurrences(of: "runs: 4", with: "runs: 40"))
+        let (folder, pipeline, out) = try trainedRun(tinyQuadraticPipeline(epochs: 4).replacingOccurrences(of: "runs: 4", with: "runs: 40"))
         defer { withExtendedLifetime(folder) {} }
         for delay in [0.05, 0.2, 0.5, 1.0] {
             let evaluation = try BackgroundProcess(executable("l2l-eval"), [pipeline, "--out", out])
