@@ -169,6 +169,12 @@ def collapsed(training):
     return int(np.median(progress) >= 0.98)
 
 
+def best_baseline(problem_group, step):
+    """(mean loss at `step`, name) of the best tuned baseline in an evaluation's problem group, or None."""
+    baselines = [(float(problem_group[b]["mean"][step]), b) for b in STYLE if b != "lstm" and b in problem_group]
+    return min(baselines) if baselines else None
+
+
 def as_number(text):
     try:
         return float(text)
@@ -180,7 +186,8 @@ def grid_figure(path, out, experiment, split="test"):
     """<experiment>-grid.png/.pdf: the loss at the horizon (and step 100) against each grid key."""
     with h5py.File(path, "r") as file:
         problems = list(file["problems"].keys())
-        points = grid_points(file["problems"][problems[0]])
+        points_of = {problem: grid_points(file["problems"][problem]) for problem in problems}
+        points = points_of[problems[0]]
         keys = list(next(iter(points.values()))[0].keys()) if points else []
         if len(points) < 2 or not keys:
             return False
@@ -196,7 +203,7 @@ def grid_figure(path, out, experiment, split="test"):
                 for index, problem in enumerate(problems):
                     colour = colours[index % len(colours)]
                     lines = {}
-                    for values, aggregate in grid_points(file["problems"][problem]).values():
+                    for values, aggregate in points_of[problem].values():
                         lines.setdefault(tuple(values[k] for k in others), []).append(
                             (values[key], float(aggregate["mean"][step]), float(aggregate["stderr"][step]), int(aggregate.attrs["seeds"])))
                     for number, (fixed, entries) in enumerate(sorted(lines.items())):
@@ -215,10 +222,9 @@ def grid_figure(path, out, experiment, split="test"):
                                 point = dict(zip(others, fixed), **{key: v})
                                 print(f"  {label}, {key.split('.')[-1]}={v}: step {step}: {m:.4g} ± {e:.2g} ({n} seeds"
                                       f"{collapsed_text(os.path.dirname(path), file.attrs['sweep_members'], point)})")
-                    baselines = [(float(file["problems"][problem][b]["mean"][step]), b) for b in STYLE if b != "lstm" and b in file["problems"][problem]]
-                    if baselines:
-                        best, name = min(baselines)
-                        axis.axhline(best, color=colour, linestyle=":", linewidth=1, label=f"{problem}: best baseline ({STYLE[name][0]})")
+                    best = best_baseline(file["problems"][problem], step)
+                    if best:
+                        axis.axhline(best[0], color=colour, linestyle=":", linewidth=1, label=f"{problem}: best baseline ({STYLE[best[1]][0]})")
                 axis.set_yscale("log")
                 axis.set_xlabel(key)
                 axis.set_ylabel(f"Loss at step {step}")
@@ -238,20 +244,19 @@ def history_figure(folder, out, experiment):
     """<experiment>-history.png/.pdf from the history.h5 files of a run or of a sweep's members:
     the validation loss at the horizon of φ's snapshots against the trajectories of meta-training,
     per grid point the mean across seeds (band: standard error across seeds), each seed thin."""
-    runs = []  # (grid point, seed label, path)
+    runs = []  # (grid point: the member id without its seed, path)
     if os.path.exists(os.path.join(folder, "history.h5")):
-        runs.append(("", "", os.path.join(folder, "history.h5")))
+        runs.append(("", os.path.join(folder, "history.h5")))
     for member in sorted(os.listdir(folder)):
         path = os.path.join(folder, member, "history.h5")
         if os.path.exists(path):
-            parts = member.split(",")
-            point = ",".join(p for p in parts if not p.startswith("seed=")) or "all seeds"
-            runs.append((point, ",".join(p for p in parts if p.startswith("seed=")), path))
+            point = ",".join(p for p in member.split(",") if not p.startswith("seed=")) or "all seeds"
+            runs.append((point, path))
     if not runs:
         return False
-    curves = {}  # problem → point → [(epochs, final_mean)]
+    curves = {}  # problem → point → [(epochs, final_mean, final_stderr)]
     horizon = None
-    for point, _, path in runs:
+    for point, path in runs:
         with h5py.File(path, "r") as file:
             horizon = int(file.attrs["horizon"])
             epochs = file["epoch"][()]
@@ -277,11 +282,9 @@ def history_figure(folder, out, experiment):
             axis.fill_between(epochs, np.maximum(mean - error, 1e-12), mean + error, color=colour, alpha=0.2, linewidth=0)
         if os.path.exists(validation):
             with h5py.File(validation, "r") as file:
-                if problem in file["problems"]:
-                    baselines = [(float(file["problems"][problem][b]["mean"][horizon]), b) for b in STYLE if b != "lstm" and b in file["problems"][problem]]
-                    if baselines:
-                        best, name = min(baselines)
-                        axis.axhline(best, color="black", linestyle=":", linewidth=1, label=f"best tuned baseline ({STYLE[name][0]})")
+                best = best_baseline(file["problems"][problem], horizon) if problem in file["problems"] else None
+                if best:
+                    axis.axhline(best[0], color="black", linestyle=":", linewidth=1, label=f"best tuned baseline ({STYLE[best[1]][0]})")
         axis.set_yscale("log")
         axis.set_title(f"{problem} (validation split)")
         axis.set_xlabel("Trajectories of meta-training")
