@@ -169,13 +169,20 @@ extension SweepTests {
 /// aggregate across seeds against a hand computation.
 @Suite("sweep evaluation")
 struct SweepEvaluationTests {
+    /// A trained tiny sweep (the quadratic pipeline with `section`): its folder, pipeline file and
+    /// the folder of its members.
+    static func trainedSweep(_ section: String, epochs: Int) throws -> (folder: TemporaryDirectory, pipeline: String, out: String) {
+        let folder = try TemporaryDirectory()
+        let pipeline = folder.path("sweep.yaml"), out = folder.path("runs")
+        try SweepTests.sweepFile(section, epochs: epochs).write(toFile: pipeline, atomically: true, encoding: .utf8)
+        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out]).status == 0)
+        return (folder, pipeline, out)
+    }
+
     @Test("l2l-eval on a sweep: one eval.h5, the baselines once, every member on the same draws, across_seeds = the mean and standard error of the members' curves")
     func aggregate() throws {
-        let folder = try TemporaryDirectory()
-        let pipeline = folder.path("sweep.yaml")
-        try SweepTests.sweepFile("sweep:\n  seeds: [1, 2, 3]\n", epochs: 4).write(toFile: pipeline, atomically: true, encoding: .utf8)
-        let out = folder.path("runs")
-        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out]).status == 0)
+        let (folder, pipeline, out) = try Self.trainedSweep("sweep:\n  seeds: [1, 2, 3]\n", epochs: 4)
+        defer { withExtendedLifetime(folder) {} }
         let evaluation = try runProcess(executable("l2l-eval"), [pipeline, "--out", out])
         #expect(evaluation.status == 0, "\(evaluation.standardError)")
         let file = try File.open(out + "/eval.h5")
@@ -209,11 +216,8 @@ struct SweepEvaluationTests {
 
     @Test("a grid: one across_seeds aggregate per grid point over its seeds, naming the point's keys and values; no single lstm curve")
     func gridAggregate() throws {
-        let folder = try TemporaryDirectory()
-        let pipeline = folder.path("sweep.yaml")
-        try SweepTests.sweepFile(SweepTests.grid, epochs: 2).write(toFile: pipeline, atomically: true, encoding: .utf8)
-        let out = folder.path("runs")
-        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out]).status == 0)
+        let (folder, pipeline, out) = try Self.trainedSweep(SweepTests.grid, epochs: 2)
+        defer { withExtendedLifetime(folder) {} }
         let evaluation = try runProcess(executable("l2l-eval"), [pipeline, "--out", out])
         #expect(evaluation.status == 0, "\(evaluation.standardError)")
         let lstm = try File.open(out + "/eval.h5").openGroup("problems/quadratic/lstm")
@@ -233,11 +237,8 @@ struct SweepEvaluationTests {
 
     @Test("a second evaluation of a sweep reuses the baselines when nothing they depend on changed, with the same file as a fresh one; another evaluation section recomputes them")
     func reusedBaselines() throws {
-        let folder = try TemporaryDirectory()
-        let pipeline = folder.path("sweep.yaml")
-        try SweepTests.sweepFile("sweep:\n  seeds: [1, 2]\n", epochs: 3).write(toFile: pipeline, atomically: true, encoding: .utf8)
-        let out = folder.path("runs")
-        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out]).status == 0)
+        let (folder, pipeline, out) = try Self.trainedSweep("sweep:\n  seeds: [1, 2]\n", epochs: 3)
+        defer { withExtendedLifetime(folder) {} }
         let first = try runProcess(executable("l2l-eval"), [pipeline, "--out", out])
         #expect(first.status == 0 && first.standardError.contains("adam: learning rate"), "\(first.standardError)")
         let fresh = try everything(in: out + "/eval.h5")
