@@ -43,8 +43,8 @@ public struct PipelineConfiguration: Sendable, Equatable {
     /// `training.meta_gradient_clip`: the largest norm of ∂L/∂φ before Adam's step (nil: none).
     public var metaGradientClip: Float?
     public var lossWeights: [Float]?
-    public var validationPeriod: Int
-    public var validationSize: Int
+    /// `training.validation_period` with `training.validation_size` or `training.validation`.
+    public var validation: ValidationConfiguration
     public var historyPeriod: Int
 
     // Evaluation.
@@ -165,8 +165,7 @@ public struct PipelineConfiguration: Sendable, Equatable {
         } else {
             lossWeights = try training.doubleList("loss_weights", count: unrollLength + 1).map(Float.init)
         }
-        validationPeriod = try training.int("validation_period", in: 1...1_000_000)
-        validationSize = try training.int("validation_size", in: 1...100_000)
+        validation = try Self.validation(&training, steps: steps)
         historyPeriod = try training.int("history_period", in: 1...1_000_000)
         try training.finish()
 
@@ -216,6 +215,34 @@ public struct PipelineConfiguration: Sendable, Equatable {
         if !allowName { try section.finish() }
         return (name, result)
     }
+
+    /// `validation_period` with either `validation_size` (the final loss scores, no
+    /// re-evaluation: the paper's selection) or `validation: {size, score, last_steps, top_k}`.
+    private static func validation(_ training: inout ConfigurationReader, steps: Int) throws(PipelineError) -> ValidationConfiguration {
+        let period = try training.int("validation_period", in: 1...1_000_000)
+        guard training.has("validation") else {
+            return ValidationConfiguration(period: period, size: try training.int("validation_size", in: sizes))
+        }
+        if training.has("validation_size") {
+            throw training.error("validation_size", "give the size once: as validation.size when there is a validation section")
+        }
+        var section = try training.section("validation")
+        let size = try section.int("size", in: sizes)
+        let score: ValidationScore
+        switch try section.string("score", oneOf: ["final", "mean", "mean_last"]) {
+        case "mean": score = .meanLoss
+        case "mean_last": score = .meanOfLast(steps: try section.int("last_steps", in: 1...steps))
+        default: score = .finalLoss
+        }
+        if section.has("last_steps"), score == .finalLoss || score == .meanLoss {
+            throw section.error("last_steps", "only with score: mean_last")
+        }
+        let topK = section.has("top_k") ? try section.int("top_k", in: 1...1000) : nil
+        try section.finish()
+        return ValidationConfiguration(period: period, size: size, score: score, topK: topK)
+    }
+
+    private static let sizes = 1...100_000
 
     /// `init: {kind: gaussian, weights: σ_w, biases: σ_b}` or `init: {kind: fan_in_uniform}`.
     private static func initialisation(_ section: ConfigurationReader) throws(PipelineError) -> Initialisation {

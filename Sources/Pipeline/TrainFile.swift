@@ -142,13 +142,18 @@ struct TrainingState: Equatable {
     /// t = 0..<step, and the meta-loss of each of its unrolls so far.
     var pendingLosses: [Float] = []
     var pendingMetaLosses: [Double] = []
+    /// With `training.validation.top_k`: the best-scoring φ so far, and whether the end-of-training
+    /// re-evaluation has chosen `/phi/best` among them for the trajectories done.
+    var candidates: ValidationCandidates? = nil
+    var candidatesReevaluated = false
 
     /// A run before its first unroll.
     static func initial(_ configuration: PipelineConfiguration) -> TrainingState {
         let trainer = MetaTrainerState.initial(architecture: configuration.architecture, seed: configuration.seed)
         return TrainingState(
             trainer: trainer, validationGenerator: Generator(seed: configuration.seed, purpose: "validation"),
-            trajectoriesDone: 0, skippedUnrolls: 0, best: BestPhi(epoch: 0, loss: .infinity, values: trainer.phi.values))
+            trajectoriesDone: 0, skippedUnrolls: 0, best: BestPhi(epoch: 0, loss: .infinity, values: trainer.phi.values),
+            candidates: configuration.validation.topK.map { ValidationCandidates(capacity: $0) })
     }
 }
 
@@ -190,6 +195,14 @@ enum Checkpoint {
         for (name, generator) in zip(generators, generatorStates) {
             try group.openDataset("generators/\(name)").write(generator.state.map { Int64(bitPattern: $0) })
         }
+        if let candidates = state.candidates {
+            if group.contains("candidates") { try group.remove("candidates") }
+            let members = candidates.members
+            try group.createDataset("candidates/epoch", values: members.map { Int64($0.epoch) }, shape: [members.count])
+            try group.createDataset("candidates/loss", values: members.map(\.loss), shape: [members.count])
+            try group.createDataset("candidates/values", values: members.flatMap(\.values), shape: [members.count, state.best.values.count])
+            try group.openGroup("candidates").setAttribute("reevaluated", Int64(state.candidatesReevaluated ? 1 : 0))
+        }
         // The trajectory in progress has a group of its own only while there is one.
         if group.contains("trajectory") { try group.remove("trajectory") }
         if let trajectory = state.trainer.trajectory {
@@ -202,8 +215,8 @@ enum Checkpoint {
     }
 
     /// Reads the state a checkpoint holds, checking every value's count, φ's finiteness and the
-    /// generators' states (each error names the object).
-    static func read(from file: File, architecture: LSTMArchitecture) throws -> TrainingState {
+    /// generators' states (each error names the object); the top-k candidates when `topK` is set.
+    static func read(from file: File, architecture: LSTMArchitecture, topK: Int? = nil) throws -> TrainingState {
         let group = try file.openGroup(TrainFile.checkpoint)
         let object = "/\(TrainFile.checkpoint)"
         func counter(_ counter: Counter) throws -> Int {
@@ -239,6 +252,10 @@ enum Checkpoint {
             validationGenerator: try generator("validation"),
             trajectoriesDone: try counter(.trajectoriesDone), skippedUnrolls: try counter(.skippedUnrolls),
             best: BestPhi(epoch: try counter(.bestEpoch), loss: try group.attribute("best_loss", as: Double.self), values: try vector("best_phi", finite: true)))
+        if let topK {
+            state.candidates = try candidates(in: group, file: file, capacity: topK, parameters: parameters)
+            state.candidatesReevaluated = try group.openGroup("candidates").attribute("reevaluated", as: Int64.self) == 1
+        }
         let step = try counter(.trajectoryStep)
         if step > 0 {
             guard group.contains("trajectory") else {
@@ -257,5 +274,21 @@ enum Checkpoint {
                 lstmState: try group.openDataset("trajectory/lstm_state").read(Float.self, rank: 1))
         }
         return state
+    }
+
+    private static func candidates(in group: Group, file: File, capacity: Int, parameters: Int) throws -> ValidationCandidates {
+        let object = "/\(TrainFile.checkpoint)/candidates"
+        guard group.contains("candidates") else { throw RunError(file: file.filePath, object: object, "is missing (training.validation.top_k is set)") }
+        let epochs = try group.openDataset("candidates/epoch").read(Int64.self)
+        let losses = try group.openDataset("candidates/loss").read(Double.self)
+        let values = try group.openDataset("candidates/values").read(Float.self, rank: 2)
+        guard losses.count == epochs.count, values.count == epochs.count * parameters, epochs.count <= capacity else {
+            throw RunError(file: file.filePath, object: object, "holds \(epochs.count) epochs, \(losses.count) losses and \(values.count) values; expected at most \(capacity) candidates of \(parameters) values")
+        }
+        if let index = values.firstIndex(where: { !$0.isFinite }) {
+            throw RunError(file: file.filePath, object: "\(object)/values", "holds a non-finite value at flat index \(index)")
+        }
+        let members = epochs.indices.map { BestPhi(epoch: Int(epochs[$0]), loss: losses[$0], values: Array(values[$0 * parameters..<($0 + 1) * parameters])) }
+        return ValidationCandidates(capacity: capacity, members: members)
     }
 }

@@ -146,7 +146,7 @@ public struct TrainingRun {
     /// evaluation section) becomes the run's, and the code that continues it is recorded.
     private func resume(_ existing: StoredRun) throws -> (File, TrainingState) {
         let file = existing.file
-        let state = try Checkpoint.read(from: file, architecture: configuration.architecture)
+        let state = try Checkpoint.read(from: file, architecture: configuration.architecture, topK: configuration.validation.topK)
         try file.setAttribute("configuration", configuration.text)
         let step = state.trainer.trajectory.map { ", step \($0.step) of trajectory \(state.trajectoriesDone + 1)" } ?? ""
         let earlier = file.hasAttribute("resumed_by") ? try file.stringAttribute("resumed_by") + "; " : ""

@@ -47,8 +47,15 @@ final class TrainingSession<P: Problem> {
 
     func run() throws -> TrainingRun.Outcome {
         if state.trajectoriesDone >= epochs {
+            if try reevaluateCandidates() { try checkpoint() }
             note("\(file.filePath): already trained for \(state.trajectoriesDone) of \(epochs) trajectories; nothing to do")
             return .completed(epochs: state.trajectoriesDone)
+        }
+        if state.candidatesReevaluated {
+            // Training goes on past an earlier end: /phi/best is the running best again until
+            // the new end re-evaluates the candidates.
+            state.candidatesReevaluated = false
+            try writeBest(state.best, attributes: [:])
         }
         let progress = ProgressLine(label: "meta-training \(configuration.name)", total: epochs, startingAt: state.trajectoriesDone)
         while state.trajectoriesDone < epochs {
@@ -67,7 +74,8 @@ final class TrainingSession<P: Problem> {
                 try checkpoint()
             }
         }
-        if checkpointedTrajectories != state.trajectoriesDone { try checkpoint() }
+        let reevaluated = try reevaluateCandidates()
+        if reevaluated || checkpointedTrajectories != state.trajectoriesDone { try checkpoint() }
         return .completed(epochs: state.trajectoriesDone)
     }
 
@@ -122,16 +130,17 @@ final class TrainingSession<P: Problem> {
         state.pendingMetaLosses = []
         recentFinalLosses = Array((recentFinalLosses + [record.finalLoss]).suffix(20))
 
-        if epoch % configuration.validationPeriod == 0 {
-            let loss = TrainingRun.validate(trainer.phi, on: validation, count: configuration.validationSize, steps: configuration.steps, generator: &state.validationGenerator)
+        let validation = configuration.validation
+        if epoch % validation.period == 0 {
+            let loss = ValidationConfiguration.validate(trainer.phi, on: self.validation, count: validation.size, steps: configuration.steps,
+                                                        score: validation.score, generator: &state.validationGenerator)
             try file.openDataset(TrainFile.validationEpoch).append(rows: [Int64(epoch)])
             try file.openDataset(TrainFile.validationLoss).append(rows: [loss])
+            let validated = BestPhi(epoch: epoch, loss: loss, values: trainer.phi.values)
+            state.candidates?.offer(validated)
             if loss.isFinite, loss < state.best.loss {
-                state.best = BestPhi(epoch: epoch, loss: loss, values: trainer.phi.values)
-                try TrainFile.writePhi(trainer.phi, to: TrainFile.best, in: file)
-                let group = try file.openGroup(TrainFile.best)
-                try group.setAttribute("epoch", Int64(epoch))
-                try group.setAttribute("validation_loss", loss)
+                state.best = validated
+                try writeBest(validated, attributes: [:])
             }
         }
         if epoch % configuration.historyPeriod == 0 {
@@ -140,6 +149,56 @@ final class TrainingSession<P: Problem> {
         }
         try TrainFile.writePhi(trainer.phi, to: TrainFile.latest, in: file)
         try file.openGroup(TrainFile.latest).setAttribute("epoch", Int64(epoch))
+    }
+
+    // MARK: Model selection
+
+    /// Writes `best` as `/phi/best` with its epoch, its validation score and `attributes`
+    /// (replacing those of an earlier selection).
+    private func writeBest(_ best: BestPhi, attributes: [String: Double]) throws {
+        var phi = trainer.phi
+        phi.values = best.values
+        try TrainFile.writePhi(phi, to: TrainFile.best, in: file)
+        let group = try file.openGroup(TrainFile.best)
+        try group.setAttribute("epoch", Int64(best.epoch))
+        try group.setAttribute("validation_loss", best.loss)
+        for name in ["reevaluated_loss"] where group.hasAttribute(name) && attributes[name] == nil { try group.removeAttribute(name) }
+        for (name, value) in attributes { try group.setAttribute(name, value) }
+        if let candidates = state.candidates {
+            try group.setAttribute("selection", attributes.isEmpty
+                ? "the best validation score so far (the top \(candidates.capacity) are re-evaluated when training ends)"
+                : "the best of the top \(candidates.capacity) validation scores, re-evaluated on fresh problems")
+        }
+    }
+
+    /// With `training.validation.top_k`, at the end of training: runs every candidate on the same
+    /// fresh validation problems, writes `/validation/top_k/*` and makes the best `/phi/best`.
+    /// Returns whether it ran (not when there are no candidates or they were re-evaluated already).
+    private func reevaluateCandidates() throws -> Bool {
+        guard let candidates = state.candidates, !state.candidatesReevaluated, !candidates.members.isEmpty else { return false }
+        let selection = configuration.validation
+        note("re-evaluating the \(candidates.members.count) best φ on \(selection.size) fresh validation problems each (training.validation.top_k)")
+        var phi = trainer.phi
+        let scores = candidates.members.map { candidate in
+            phi.values = candidate.values
+            var generator = Generator(seed: configuration.seed, purpose: "validation/top_k")
+            return ValidationConfiguration.validate(phi, on: validation, count: selection.size, steps: configuration.steps,
+                                                    score: selection.score, generator: &generator)
+        }
+        let group = try file.openGroup("validation")
+        if group.contains("top_k") { try group.remove("top_k") }
+        let count = candidates.members.count
+        try group.createDataset("top_k/epoch", values: candidates.members.map { Int64($0.epoch) }, shape: [count])
+            .setAttribute("description", "trajectories done when each of the best-scoring φ was validated")
+        try group.createDataset("top_k/loss", values: candidates.members.map(\.loss), shape: [count])
+            .setAttribute("description", "each candidate's validation score during training")
+        try group.createDataset("top_k/reevaluated_loss", values: scores, shape: [count])
+            .setAttribute("description", "each candidate's score on the same fresh validation problems, after training")
+        let winner = scores.indices.min { scores[$0] < scores[$1] } ?? 0
+        try writeBest(candidates.members[winner], attributes: ["reevaluated_loss": scores[winner]])
+        state.candidatesReevaluated = true
+        note("/phi/best: trajectory \(candidates.members[winner].epoch), re-evaluated score \(String(format: "%.4g", scores[winner])) (during training \(String(format: "%.4g", candidates.members[winner].loss)))")
+        return true
     }
 
     // MARK: Checkpoints and progress
@@ -162,31 +221,5 @@ final class TrainingSession<P: Problem> {
         let best = state.best.loss.isFinite ? String(format: "%.4g", state.best.loss) : "–"
         let collapsed = collapse.isCollapsed ? "  COLLAPSED since trajectory \(collapse.since)" : ""
         return "final loss (mean of last \(recentFinalLosses.count)) \(String(format: "%.4g", meanFinal))  best validation \(best)\(collapsed)"
-    }
-}
-
-extension TrainingRun {
-    /// Mean f(θ_steps) of the learned optimizer on `count` fresh problems (infinite when any run
-    /// meets a non-finite gradient).
-    static func validate<P: Problem>(_ phi: Phi, on problem: P, count: Int, steps: Int, generator: inout Generator) -> Double {
-        let optimizer = LearnedOptimizer(phi: phi)
-        var total = 0.0
-        for _ in 0..<count {
-            var instance = problem.makeInstance(using: &generator)
-            var theta = instance.initialTheta(using: &generator)
-            var state = optimizer.makeState(parameterCount: theta.count)
-            var gradient = [Float](repeating: 0, count: theta.count)
-            do {
-                for _ in 0..<steps {
-                    _ = instance.lossAndGradient(theta, batch: instance.sampleBatch(using: &generator), gradient: &gradient)
-                    try optimizer.step(&theta, gradient: gradient, state: &state)
-                }
-            } catch {
-                return .infinity
-            }
-            total += Double(instance.loss(theta, batch: instance.sampleBatch(using: &generator)))
-        }
-        let mean = total / Double(count)
-        return mean.isFinite ? mean : .infinity
     }
 }
