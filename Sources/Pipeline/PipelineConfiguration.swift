@@ -42,6 +42,10 @@ public struct PipelineConfiguration: Sendable, Equatable {
     public var metaLearningRate: Float
     /// `training.meta_gradient_clip`: the largest norm of ∂L/∂φ before Adam's step (nil: none).
     public var metaGradientClip: Float?
+    /// `training.trajectories_per_update`: optimizee instances per meta-gradient (1 when absent).
+    public var trajectoriesPerUpdate: Int
+    /// `training.meta_learning_rate_schedule` (constant when absent).
+    public var metaLearningRateSchedule: LearningRateSchedule
     public var lossWeights: [Float]?
     /// `training.validation_period` with `training.validation_size` or `training.validation`.
     public var validation: ValidationConfiguration
@@ -92,7 +96,7 @@ public struct PipelineConfiguration: Sendable, Equatable {
 
     public var training: MetaTrainingConfiguration {
         MetaTrainingConfiguration(steps: steps, unrollLength: unrollLength, metaLearningRate: metaLearningRate, lossWeights: lossWeights,
-                                  metaGradientClip: metaGradientClip)
+                                  metaGradientClip: metaGradientClip, trajectoriesPerUpdate: trajectoriesPerUpdate, schedule: metaLearningRateSchedule)
     }
 
     /// The values `training.epochs` (and `l2l-train --epochs`) may take.
@@ -159,6 +163,9 @@ public struct PipelineConfiguration: Sendable, Equatable {
         unrollLength = try training.int("unroll", in: 1...10_000)
         metaLearningRate = Float(try training.double("meta_learning_rate", in: 1e-8...1))
         metaGradientClip = training.has("meta_gradient_clip") ? Float(try training.double("meta_gradient_clip", in: 1e-6...1e6)) : nil
+        trajectoriesPerUpdate = training.has("trajectories_per_update") ? try training.int("trajectories_per_update", in: 1...1024) : 1
+        metaLearningRateSchedule = training.has("meta_learning_rate_schedule")
+            ? try Self.schedule(try training.section("meta_learning_rate_schedule")) : .constant
         let weights = try training.node("loss_weights")
         if weights.string == "uniform" {
             lossWeights = nil
@@ -243,6 +250,24 @@ public struct PipelineConfiguration: Sendable, Equatable {
     }
 
     private static let sizes = 1...100_000
+
+    /// `{warmup_updates: W}`, optionally with `decay: cosine, decay_updates: D, final_fraction: f`.
+    private static func schedule(_ section: ConfigurationReader) throws(PipelineError) -> LearningRateSchedule {
+        var section = section
+        let warmup = try section.int("warmup_updates", in: 0...100_000_000)
+        let decay = section.has("decay") ? try section.string("decay", oneOf: ["none", "cosine"]) : "none"
+        var decayUpdates = 0, finalFraction = 1.0
+        if decay == "cosine" {
+            decayUpdates = try section.int("decay_updates", in: 1...100_000_000)
+            finalFraction = try section.double("final_fraction", in: 0...1)
+        } else {
+            for key in ["decay_updates", "final_fraction"] where section.has(key) {
+                throw section.error(key, "only with decay: cosine")
+            }
+        }
+        try section.finish()
+        return LearningRateSchedule(warmupUpdates: warmup, decayUpdates: decayUpdates, finalFraction: Float(finalFraction))
+    }
 
     /// `init: {kind: gaussian, weights: σ_w, biases: σ_b}` or `init: {kind: fan_in_uniform}`.
     private static func initialisation(_ section: ConfigurationReader) throws(PipelineError) -> Initialisation {

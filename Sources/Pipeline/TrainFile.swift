@@ -205,10 +205,13 @@ enum Checkpoint {
         }
         // The trajectory in progress has a group of its own only while there is one.
         if group.contains("trajectory") { try group.remove("trajectory") }
-        if let trajectory = state.trainer.trajectory {
-            try group.createDataset("trajectory/origin", values: trajectory.origin.map { Int64(bitPattern: $0) }, shape: [4])
-            try group.createDataset("trajectory/theta", values: trajectory.theta, shape: [trajectory.theta.count])
-            try group.createDataset("trajectory/lstm_state", values: trajectory.lstmState, shape: [trajectory.lstmState.count])
+        // K = 1 writes vectors, as format 3 always has; K > 1 one row per trajectory.
+        let trajectories = state.trainer.trajectories
+        if let trajectory = trajectories.first {
+            let rows = trajectories.count == 1 ? [] : [trajectories.count]
+            try group.createDataset("trajectory/origin", values: trajectories.flatMap(\.origin).map { Int64(bitPattern: $0) }, shape: rows + [4])
+            try group.createDataset("trajectory/theta", values: trajectories.flatMap(\.theta), shape: rows + [trajectory.theta.count])
+            try group.createDataset("trajectory/lstm_state", values: trajectories.flatMap(\.lstmState), shape: rows + [trajectory.lstmState.count])
             try group.createDataset("trajectory/loss", values: state.pendingLosses, shape: [state.pendingLosses.count])
             try group.createDataset("trajectory/meta_loss", values: state.pendingMetaLosses, shape: [state.pendingMetaLosses.count])
         }
@@ -267,11 +270,24 @@ enum Checkpoint {
             }
             state.pendingLosses = losses
             state.pendingMetaLosses = try group.openDataset("trajectory/meta_loss").read(Double.self, rank: 1)
-            state.trainer.trajectory = TrajectorySnapshot(
-                origin: try group.openDataset("trajectory/origin").read(Int64.self, rank: 1).map { UInt64(bitPattern: $0) },
-                step: step,
-                theta: try group.openDataset("trajectory/theta").read(Float.self, rank: 1),
-                lstmState: try group.openDataset("trajectory/lstm_state").read(Float.self, rank: 1))
+            // One row per trajectory in progress (a vector when there is one).
+            func rows<Element: HDF5Element>(_ name: String, of type: Element.Type) throws -> [[Element]] {
+                let dataset = try group.openDataset("trajectory/\(name)")
+                let shape = try dataset.shape
+                guard shape.count == 1 || shape.count == 2, let width = shape.last, width > 0 else {
+                    throw RunError(file: file.filePath, object: "\(object)/trajectory/\(name)", "has shape \(shape), expected a vector or one row per trajectory")
+                }
+                let values = try dataset.read(type)
+                return stride(from: 0, to: values.count, by: width).map { Array(values[$0..<$0 + width]) }
+            }
+            let origins = try rows("origin", of: Int64.self), thetas = try rows("theta", of: Float.self)
+            let lstmStates = try rows("lstm_state", of: Float.self)
+            guard origins.count == thetas.count, thetas.count == lstmStates.count else {
+                throw RunError(file: file.filePath, object: "\(object)/trajectory", "holds \(origins.count) origins, \(thetas.count) θ and \(lstmStates.count) LSTM states; expected one of each per trajectory")
+            }
+            state.trainer.trajectories = origins.indices.map {
+                TrajectorySnapshot(origin: origins[$0].map { UInt64(bitPattern: $0) }, step: step, theta: thetas[$0], lstmState: lstmStates[$0])
+            }
         }
         return state
     }

@@ -60,35 +60,38 @@ struct MetaGradientTests {
             let losses = (try? MetaTrainer<P>.unroll(tape: tape, phi: perturbed, trajectory: &run, batches: batches, gradient: &gradient, frozenGradients: frozen)) ?? []
             return zip(weights, losses).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         }
-
-        /// The directional derivative of L along `direction`, by central differences.
-        func numericDirectional(_ direction: [Float], step: Float) -> Double {
-            let plus = zip(phi.values, direction).map { $0 + step * $1 }
-            let minus = zip(phi.values, direction).map { $0 - step * $1 }
-            return (metaLoss(plus) - metaLoss(minus)) / (2 * Double(step))
-        }
     }
 
     /// For every φ tensor: random directions and single entries, analytic against numeric.
     /// Returns the worst relative disagreement, so a corrupted gradient can be shown to fail.
     static func worstDisagreement<P: Problem>(_ setup: Setup<P>, gradient: [Float], step: Float) -> (Double, String) {
+        worstDisagreement(phi: setup.phi, gradient: gradient, step: step, metaLoss: setup.metaLoss)
+    }
+
+    /// As above for any meta-loss L(φ) whose gradient at `phi` is claimed to be `gradient`.
+    static func worstDisagreement(phi: Phi, gradient: [Float], step: Float, metaLoss: ([Float]) -> Double) -> (Double, String) {
+        func numericDirectional(_ direction: [Float]) -> Double {
+            let plus = zip(phi.values, direction).map { $0 + step * $1 }
+            let minus = zip(phi.values, direction).map { $0 - step * $1 }
+            return (metaLoss(plus) - metaLoss(minus)) / (2 * Double(step))
+        }
         var generator = Generator(seed: 99)
         var worst = (0.0, "")
-        for tensor in setup.phi.tensors {
+        for tensor in phi.tensors {
             var directions: [[Float]] = (0..<3).map { _ in
-                var direction = [Float](repeating: 0, count: setup.phi.values.count)
+                var direction = [Float](repeating: 0, count: phi.values.count)
                 for index in tensor.range { direction[index] = Float(generator.normal()) }
                 return direction
             }
             for k in 0..<min(3, tensor.count) {
-                var direction = [Float](repeating: 0, count: setup.phi.values.count)
+                var direction = [Float](repeating: 0, count: phi.values.count)
                 direction[tensor.offset + (k * 7919) % tensor.count] = 1
                 directions.append(direction)
             }
             for direction in directions {
                 let analytic = zip(gradient, direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-                let numeric = setup.numericDirectional(direction, step: step)
-                let scale = max(abs(numeric), abs(analytic), 1e-3 * max(1, abs(setup.metaLoss(setup.phi.values))))
+                let numeric = numericDirectional(direction)
+                let scale = max(abs(numeric), abs(analytic), 1e-3 * max(1, abs(metaLoss(phi.values))))
                 let disagreement = abs(analytic - numeric) / scale
                 if disagreement > worst.0 { worst = (disagreement, "\(tensor.name): analytic \(analytic), numeric \(numeric)") }
             }
@@ -132,5 +135,61 @@ struct MetaGradientTests {
         #expect(worst < 1e-2, "worst \(worst): \(example)")
         let (wrong, _) = Self.worstDisagreement(setup, gradient: Self.swappedGates(setup.analytic, phi: setup.phi), step: 1e-2)
         #expect(wrong > 0.1, "swapping gates must be detected (got \(wrong))")
+    }
+
+    @Test("K = 2 trajectories per update: the trainer's ∂L/∂φ is the gradient of the mean of their meta-losses")
+    func severalTrajectoriesPerUpdate() throws {
+        let problem = MLPProblem(data: toyData(), hiddenSizes: [4], activation: .sigmoid, batchSize: 6)
+        let architecture = LSTMArchitecture(hiddenSizes: [20, 20], preprocessing: .logAndSign(k: 5), outputScale: 0.1)
+        let configuration = MetaTrainingConfiguration(steps: 6, unrollLength: 3, lossWeights: [0.5, 1, 2, 3], trajectoriesPerUpdate: 2)
+        let trainer = MetaTrainer(problem: problem, architecture: architecture, configuration: configuration, seed: 13)
+        try trainer.trainUnroll()
+        // The second unroll starts from a non-zero LSTM state; reconstruct it from the state alone.
+        let state = trainer.state
+        #expect(state.trajectories.count == 2 && state.trajectories.allSatisfy { $0.step == 3 })
+        #expect(state.trajectories[0].theta != state.trajectories[1].theta, "two instances of their own")
+        try trainer.trainUnroll()
+
+        var batchGenerator = state.batchGenerator
+        var starts: [Trajectory<MLPProblem.Instance>] = []
+        var batches: [[MLPProblem.Instance.Batch]] = []
+        var frozen: [[[Float]]] = []
+        for snapshot in state.trajectories {
+            var origin = try #require(Generator(state: snapshot.origin))
+            let instance = problem.makeInstance(using: &origin)
+            let lstm = LSTMState(architecture: architecture, coordinates: snapshot.theta.count)
+            #expect(lstm.load(flattened: snapshot.lstmState))
+            let start = Trajectory(instance: instance, theta: snapshot.theta, state: lstm, step: snapshot.step)
+            let mine = (0...3).map { _ in instance.sampleBatch(using: &batchGenerator) }
+            var run = start
+            run.state = start.state.copy()
+            let tape = Tape(architecture: architecture, coordinates: snapshot.theta.count, steps: 3)
+            var gradient = [Float](repeating: 0, count: snapshot.theta.count)
+            _ = try MetaTrainer<MLPProblem>.unroll(tape: tape, phi: state.phi, trajectory: &run, batches: mine, gradient: &gradient)
+            frozen.append((0...3).map { tape.gradients[$0].array })
+            starts.append(start)
+            batches.append(mine)
+        }
+        #expect(batchGenerator == trainer.batchGenerator, "the reconstruction drew the trainer's minibatches")
+
+        func meanMetaLoss(_ values: [Float]) -> Double {
+            var phi = state.phi
+            phi.values = values
+            var total = 0.0
+            for k in starts.indices {
+                var run = starts[k]
+                run.state = starts[k].state.copy()
+                let tape = Tape(architecture: architecture, coordinates: run.theta.count, steps: 3)
+                var gradient = [Float](repeating: 0, count: run.theta.count)
+                let losses = (try? MetaTrainer<MLPProblem>.unroll(tape: tape, phi: phi, trajectory: &run, batches: batches[k], gradient: &gradient, frozenGradients: frozen[k])) ?? []
+                total += zip(configuration.weights(length: 3), losses).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            }
+            return total / Double(starts.count)
+        }
+        let (worst, example) = Self.worstDisagreement(phi: state.phi, gradient: trainer.lastMetaGradient, step: 1e-2, metaLoss: meanMetaLoss)
+        #expect(worst < 1e-2, "worst \(worst): \(example)")
+        // The sum instead of the mean must be detected.
+        let (wrong, _) = Self.worstDisagreement(phi: state.phi, gradient: trainer.lastMetaGradient.map { 2 * $0 }, step: 1e-2, metaLoss: meanMetaLoss)
+        #expect(wrong > 0.1, "the sum of the meta-gradients must be detected (got \(wrong))")
     }
 }

@@ -118,4 +118,55 @@ struct MetaTrainingTests {
         #expect(after.final < 0.5 * before.final, "untrained \(before.final), trained \(after.final)")
         #expect(after.final < 0.25 * after.initial, "the trained optimizer must also descend: f(θ₀) \(after.initial), f(θ₁₀₀) \(after.final)")
     }
+
+    @Test("K = 3 trajectories per update: snapshots of all three restore into a new trainer and reproduce the rest exactly")
+    func resumeSeveralTrajectories() throws {
+        let configuration = MetaTrainingConfiguration(steps: 40, unrollLength: 10, trajectoriesPerUpdate: 3)
+        let original = MetaTrainer(problem: Self.problem, architecture: .paperQuadratic, configuration: configuration, seed: 7)
+        for _ in 0..<6 { try original.trainUnroll() }  // one trajectory and two unrolls of the next
+        let state = original.state
+        #expect(state.trajectories.count == 3 && state.trajectories.map(\.step) == [20, 20, 20])
+        let resumed = try MetaTrainer(problem: Self.problem, configuration: configuration, state: state)
+        for _ in 0..<6 {
+            let a = try original.trainUnroll(), b = try resumed.trainUnroll()
+            #expect(a.losses.map(\.bitPattern) == b.losses.map(\.bitPattern) && a.metaLoss == b.metaLoss)
+        }
+        #expect(original.phi.values.map(\.bitPattern) == resumed.phi.values.map(\.bitPattern))
+        // Two of three, or trajectories at different steps, do not fit.
+        var two = state
+        two.trajectories.removeLast()
+        #expect(throws: SnapshotMismatch.self) { try MetaTrainer(problem: Self.problem, configuration: configuration, state: two) }
+        var uneven = state
+        uneven.trajectories[1].step = 30
+        #expect(throws: SnapshotMismatch.self) { try MetaTrainer(problem: Self.problem, configuration: configuration, state: uneven) }
+    }
+
+    @Test("the meta learning-rate schedule: a linear warm-up, then a cosine to the final fraction; constant is the base rate")
+    func schedule() {
+        let schedule = LearningRateSchedule(warmupUpdates: 4, decayUpdates: 10, finalFraction: 0.1)
+        #expect(schedule.learningRate(base: 0.01, step: 1) == 0.0025)
+        #expect(schedule.learningRate(base: 0.01, step: 4) == 0.01)
+        #expect(abs(schedule.learningRate(base: 0.01, step: 9) - 0.0055) < 1e-7, "half-way: the mean of base and final")
+        #expect(abs(schedule.learningRate(base: 0.01, step: 14) - 0.001) < 1e-8)
+        #expect(abs(schedule.learningRate(base: 0.01, step: 1000) - 0.001) < 1e-8)
+        #expect(LearningRateSchedule.constant.learningRate(base: 0.003, step: 77) == 0.003)
+        #expect(LearningRateSchedule(warmupUpdates: 0, decayUpdates: 0, finalFraction: 1) == .constant)
+    }
+
+    @Test("a warm-up changes the first updates of φ and nothing else about the draws")
+    func warmupTrains() throws {
+        func train(_ schedule: LearningRateSchedule) throws -> MetaTrainer<QuadraticProblem> {
+            let trainer = MetaTrainer(problem: Self.problem, architecture: .paperQuadratic,
+                                      configuration: MetaTrainingConfiguration(steps: 100, unrollLength: 20, schedule: schedule), seed: 5)
+            try trainer.trainUnroll()
+            return trainer
+        }
+        let constant = try train(.constant), warm = try train(LearningRateSchedule(warmupUpdates: 10, decayUpdates: 0, finalFraction: 1))
+        let phi0 = MetaTrainerState.initial(architecture: .paperQuadratic, seed: 5).phi.values
+        // Adam's first step moves every coordinate by about the rate: a tenth of it in the warm-up.
+        let moved = zip(constant.phi.values, phi0).map { abs($0 - $1) }.max() ?? 0
+        let movedWarm = zip(warm.phi.values, phi0).map { abs($0 - $1) }.max() ?? 0
+        #expect(abs(movedWarm / moved - 0.1) < 1e-3)
+        #expect(constant.batchGenerator == warm.batchGenerator && constant.problemGenerator == warm.problemGenerator)
+    }
 }

@@ -11,16 +11,23 @@ public struct MetaTrainingConfiguration: Sendable, Equatable {
     /// When set, a meta-gradient ∂L/∂φ whose Euclidean norm exceeds it is scaled down to that
     /// norm before Adam's step (a stabiliser against the collapses of large meta learning rates).
     public var metaGradientClip: Float?
+    /// K: optimizee instances trained side by side, each with its own θ₀, minibatches and LSTM
+    /// state; every φ update follows the mean of their K meta-losses (1: the paper's one).
+    public var trajectoriesPerUpdate: Int
+    /// How Adam's learning rate on φ changes with its step (constant: as the paper).
+    public var schedule: LearningRateSchedule
 
     public init(steps: Int = 100, unrollLength: Int = 20, metaLearningRate: Float = 0.001, lossWeights: [Float]? = nil,
-                metaGradientClip: Float? = nil) {
-        precondition(steps > 0 && unrollLength > 0, "steps and unrollLength must be positive")
+                metaGradientClip: Float? = nil, trajectoriesPerUpdate: Int = 1, schedule: LearningRateSchedule = .constant) {
+        precondition(steps > 0 && unrollLength > 0 && trajectoriesPerUpdate > 0, "steps, unrollLength and trajectoriesPerUpdate must be positive")
         precondition(lossWeights.map { $0.count == unrollLength + 1 } ?? true, "lossWeights needs unrollLength + 1 values")
         self.steps = steps
         self.unrollLength = unrollLength
         self.metaLearningRate = metaLearningRate
         self.lossWeights = lossWeights
         self.metaGradientClip = metaGradientClip
+        self.trajectoriesPerUpdate = trajectoriesPerUpdate
+        self.schedule = schedule
     }
 
     /// Scales `gradient` down to norm `clip` when its Euclidean norm exceeds it; returns the
@@ -122,15 +129,22 @@ public struct MetaTrainerState: Sendable, Equatable {
     public var problemGenerator: Generator
     /// Draws minibatches.
     public var batchGenerator: Generator
-    /// The trajectory in progress (between two of its unrolls), or nil between trajectories.
-    public var trajectory: TrajectorySnapshot?
+    /// The trajectories in progress (between two of their unrolls; `trajectoriesPerUpdate` of
+    /// them, or none between trajectories).
+    public var trajectories: [TrajectorySnapshot]
 
-    public init(phi: Phi, adam: Adam.State, problemGenerator: Generator, batchGenerator: Generator, trajectory: TrajectorySnapshot? = nil) {
+    /// The first trajectory in progress (the only one unless `trajectoriesPerUpdate` > 1).
+    public var trajectory: TrajectorySnapshot? {
+        get { trajectories.first }
+        set { trajectories = newValue.map { [$0] } ?? [] }
+    }
+
+    public init(phi: Phi, adam: Adam.State, problemGenerator: Generator, batchGenerator: Generator, trajectories: [TrajectorySnapshot] = []) {
         self.phi = phi
         self.adam = adam
         self.problemGenerator = problemGenerator
         self.batchGenerator = batchGenerator
-        self.trajectory = trajectory
+        self.trajectories = trajectories
     }
 
     /// The state before the first unroll: φ drawn from the seed's "phi" generator (Appendix A's
@@ -147,7 +161,9 @@ public struct MetaTrainerState: Sendable, Equatable {
 /// Meta-training (paper eq. 3–5, §2): trajectories of `steps` optimizee steps cut into unrolls of
 /// `unrollLength`; θ and the LSTM state carry across the unrolls of a trajectory; after each
 /// unroll, ∂L/∂φ by back-propagation through time and one Adam step on φ. Each trajectory starts
-/// from a fresh optimizee instance, θ₀ and a zero LSTM state.
+/// from a fresh optimizee instance, θ₀ and a zero LSTM state. With `trajectoriesPerUpdate` K > 1,
+/// K trajectories advance together and each step on φ follows the mean of their meta-losses,
+/// L = (1/K) Σ_k Σ_t w_t f_k(θ_t^k), whose gradient is the mean of theirs.
 ///
 /// Randomness: φ's initialisation, problem instances with their θ₀, and minibatches each come
 /// from their own generator derived from `seed`; their states are public so a checkpoint can
@@ -156,19 +172,23 @@ public final class MetaTrainer<P: Problem> {
     public let problem: P
     public let configuration: MetaTrainingConfiguration
     public private(set) var phi: Phi
-    public let metaOptimizer: Adam
     /// Adam's moments and step count for φ.
     public var metaState: Adam.State
     /// Draws problem instances and θ₀.
     public var problemGenerator: Generator
     /// Draws minibatches.
     public var batchGenerator: Generator
-    /// The trajectory in progress, or nil between trajectories.
-    public var trajectory: Trajectory<P.Instance>?
+    /// The trajectories in progress (K of them), or none between trajectories.
+    public var trajectories: [Trajectory<P.Instance>] = []
+    /// The first trajectory in progress (the only one when K = 1).
+    public var trajectory: Trajectory<P.Instance>? { trajectories.first }
+    /// ∂L/∂φ of the last update (after averaging over the K trajectories, before clipping).
+    public private(set) var lastMetaGradient: [Float] = []
 
     private var tape: Tape?
     private var gradient: [Float] = []
     private var dPhi: [Float]
+    private var dPhiOne: [Float] = []
 
     public convenience init(problem: P, architecture: LSTMArchitecture, configuration: MetaTrainingConfiguration = .init(), seed: UInt64) {
         self.init(problem: problem, configuration: configuration, between: .initial(architecture: architecture, seed: seed))
@@ -184,7 +204,7 @@ public final class MetaTrainer<P: Problem> {
             throw SnapshotMismatch(reason: "Adam's moments have \(state.adam.m.count) and \(state.adam.v.count) values, φ \(state.phi.values.count)")
         }
         self.init(problem: problem, configuration: configuration, between: state)
-        if let snapshot = state.trajectory { try restore(snapshot) }
+        if !state.trajectories.isEmpty { try restore(state.trajectories) }
     }
 
     /// A trainer at `state`, between two trajectories (its `trajectory` is not read).
@@ -192,7 +212,6 @@ public final class MetaTrainer<P: Problem> {
         self.problem = problem
         self.configuration = configuration
         self.phi = state.phi
-        self.metaOptimizer = Adam(learningRate: configuration.metaLearningRate)
         self.metaState = state.adam
         self.problemGenerator = state.problemGenerator
         self.batchGenerator = state.batchGenerator
@@ -201,7 +220,7 @@ public final class MetaTrainer<P: Problem> {
 
     /// Where training stands, as one value (the trajectory as a snapshot).
     public var state: MetaTrainerState {
-        MetaTrainerState(phi: phi, adam: metaState, problemGenerator: problemGenerator, batchGenerator: batchGenerator, trajectory: snapshot())
+        MetaTrainerState(phi: phi, adam: metaState, problemGenerator: problemGenerator, batchGenerator: batchGenerator, trajectories: snapshots())
     }
 
     /// Replaces φ (a restored checkpoint); the layout must match.
@@ -220,37 +239,61 @@ public final class MetaTrainer<P: Problem> {
     }
 
     private func unrollAndUpdate() throws(MetaTrainingError) -> UnrollRecord {
-        var current = trajectory ?? startTrajectory()
-        let start = current.step
+        let count = configuration.trajectoriesPerUpdate
+        var current = trajectories.isEmpty ? (0..<count).map { _ in startTrajectory() } : trajectories
+        let start = current[0].step
         let length = min(configuration.unrollLength, configuration.steps - start)
         let weights = configuration.weights(length: length)
-        let batches = (0...length).map { _ in current.instance.sampleBatch(using: &batchGenerator) }
-        let tape = self.tape(coordinates: current.instance.parameterCount)
-
-        let losses: [Float]
-        do {
-            losses = try Self.unroll(tape: tape, phi: phi, trajectory: &current, batches: batches, gradient: &gradient)
-        } catch {
-            trajectory = nil
-            throw .nonFiniteGradient(step: start, error)
-        }
-        let metaLoss = zip(weights, losses).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-        phi.values.withUnsafeBufferPointer { phi in
-            dPhi.withUnsafeMutableBufferPointer { dPhi in
-                tape.backward(steps: length, phi: phi.baseAddress!, weights: weights, into: dPhi.baseAddress!)
+        var losses = [Float](repeating: 0, count: length + 1)
+        var metaLoss = 0.0
+        for k in current.indices {
+            // Each trajectory's minibatches are drawn just before its unroll, so that K = 1 draws
+            // exactly as a single trajectory always has.
+            let batches = (0...length).map { _ in current[k].instance.sampleBatch(using: &batchGenerator) }
+            let tape = self.tape(coordinates: current[k].instance.parameterCount)
+            let unrolled: [Float]
+            do {
+                unrolled = try Self.unroll(tape: tape, phi: phi, trajectory: &current[k], batches: batches, gradient: &gradient)
+            } catch {
+                trajectories = []
+                throw .nonFiniteGradient(step: start, error)
+            }
+            metaLoss += zip(weights, unrolled).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            if count == 1 {
+                losses = unrolled
+                backward(tape, steps: length, weights: weights, into: &dPhi)
+            } else {
+                for t in losses.indices { losses[t] += unrolled[t] / Float(count) }
+                backward(tape, steps: length, weights: weights, into: &dPhiOne)
+                if k == 0 { dPhi.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+                let share = 1 / Float(count)
+                for index in dPhi.indices { dPhi[index] += share * dPhiOne[index] }
             }
         }
+        metaLoss /= Double(count)
         guard metaLoss.isFinite, dPhi.allSatisfy(\.isFinite) else {
-            trajectory = nil
+            trajectories = []
             throw .nonFiniteMetaLoss(step: start, metaLoss: metaLoss)
         }
+        lastMetaGradient = dPhi
         if let clip = configuration.metaGradientClip { MetaTrainingConfiguration.clip(&dPhi, norm: clip) }
-        metaOptimizer.step(&phi.values, gradient: dPhi, state: &metaState)
+        let rate = configuration.schedule.learningRate(base: configuration.metaLearningRate, step: metaState.step + 1)
+        Adam(learningRate: rate).step(&phi.values, gradient: dPhi, state: &metaState)
 
-        current.step += length
-        let ends = current.step >= configuration.steps
-        trajectory = ends ? nil : current
+        for k in current.indices { current[k].step += length }
+        let ends = current[0].step >= configuration.steps
+        trajectories = ends ? [] : current
         return UnrollRecord(startStep: start, losses: Array(losses.prefix(length)), finalLoss: losses[length], metaLoss: metaLoss, endsTrajectory: ends)
+    }
+
+    /// ∂L/∂φ of the unroll on `tape` into `dPhi` (overwritten).
+    private func backward(_ tape: Tape, steps: Int, weights: [Float], into dPhi: inout [Float]) {
+        if dPhi.count != phi.values.count { dPhi = [Float](repeating: 0, count: phi.values.count) }
+        phi.values.withUnsafeBufferPointer { phi in
+            dPhi.withUnsafeMutableBufferPointer { dPhi in
+                tape.backward(steps: steps, phi: phi.baseAddress!, weights: weights, into: dPhi.baseAddress!)
+            }
+        }
     }
 
     /// Runs the unrolls of one whole trajectory (finishing the one in progress, if any).
@@ -262,16 +305,36 @@ public final class MetaTrainer<P: Problem> {
         return records
     }
 
-    /// The trajectory in progress as a checkpoint saves it, or nil between trajectories (and
-    /// for a trajectory set from outside through `trajectory`, whose origin is unknown).
-    public func snapshot() -> TrajectorySnapshot? {
-        guard let trajectory, let origin = trajectory.origin else { return nil }
-        return TrajectorySnapshot(origin: origin.state, step: trajectory.step, theta: trajectory.theta, lstmState: trajectory.state.flattened)
+    /// The first trajectory in progress as a checkpoint saves it, or nil between trajectories.
+    public func snapshot() -> TrajectorySnapshot? { snapshots().first }
+
+    /// The trajectories in progress as a checkpoint saves them (none between trajectories, and
+    /// none for trajectories made elsewhere, whose origin is unknown).
+    public func snapshots() -> [TrajectorySnapshot] {
+        let saved = trajectories.compactMap { trajectory in
+            trajectory.origin.map { TrajectorySnapshot(origin: $0.state, step: trajectory.step, theta: trajectory.theta, lstmState: trajectory.state.flattened) }
+        }
+        return saved.count == trajectories.count ? saved : []
     }
 
-    /// Continues the trajectory `snapshot` saved: its instance is drawn again from its origin. The
-    /// problem generator is left as restored by the caller (the state after the draw).
+    /// Continues the trajectory `snapshot` saved (K = 1).
     public func restore(_ snapshot: TrajectorySnapshot) throws(SnapshotMismatch) {
+        try restore([snapshot])
+    }
+
+    /// Continues the trajectories `snapshots` saved: each instance is drawn again from its
+    /// origin. The problem generator is left as restored by the caller (the state after the draws).
+    public func restore(_ snapshots: [TrajectorySnapshot]) throws(SnapshotMismatch) {
+        guard snapshots.count == configuration.trajectoriesPerUpdate else {
+            throw SnapshotMismatch(reason: "\(snapshots.count) trajectories are in progress, training.trajectories_per_update is \(configuration.trajectoriesPerUpdate)")
+        }
+        guard Set(snapshots.map(\.step)).count == 1 else {
+            throw SnapshotMismatch(reason: "the trajectories in progress are at different steps (\(snapshots.map(\.step)))")
+        }
+        trajectories = try snapshots.map { snapshot throws(SnapshotMismatch) in try restored(snapshot) }
+    }
+
+    private func restored(_ snapshot: TrajectorySnapshot) throws(SnapshotMismatch) -> Trajectory<P.Instance> {
         guard var origin = Generator(state: snapshot.origin) else { throw SnapshotMismatch(reason: "the trajectory's origin is not a generator state") }
         guard snapshot.step > 0, snapshot.step < configuration.steps else {
             throw SnapshotMismatch(reason: "the trajectory's step \(snapshot.step) is not inside 1..<\(configuration.steps)")
@@ -285,7 +348,7 @@ public final class MetaTrainer<P: Problem> {
         guard state.load(flattened: snapshot.lstmState) else {
             throw SnapshotMismatch(reason: "the LSTM state has \(snapshot.lstmState.count) values, expected \(state.flattened.count)")
         }
-        trajectory = Trajectory(instance: instance, theta: snapshot.theta, state: state, step: snapshot.step, origin: start)
+        return Trajectory(instance: instance, theta: snapshot.theta, state: state, step: snapshot.step, origin: start)
     }
 
     // MARK: Implementation
