@@ -167,6 +167,8 @@ study: | build data/mnist.h5 venv
 	  echo "$(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study --history --every 10"; \
 	  $(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study --history --every 10 || exit $$?; \
 	done
+	@echo "$(RELEASE)/l2l-probe gradient-scale pipelines/mnist.yaml --samples 20 --out runs/study/gradient-scale.h5"
+	@$(RELEASE)/l2l-probe gradient-scale pipelines/mnist.yaml --samples 20 --out runs/study/gradient-scale.h5 | tee runs/study/gradient-scale.txt
 	mkdir -p figures/study
 	$(PYTHON) scripts/figures.py --runs runs/study --out figures/study --only $(STUDIES) --split validation
 

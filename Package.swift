@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "l2l-eval", targets: ["l2l-eval"]),
         .executable(name: "l2l-sweep", targets: ["l2l-sweep"]),
         .executable(name: "l2l-bench", targets: ["l2l-bench"]),
+        .executable(name: "l2l-probe", targets: ["l2l-probe"]),
         .library(name: "HDF5", targets: ["HDF5"]),
         .library(name: "MNIST", targets: ["MNIST"]),
         .library(name: "L2L", targets: ["L2L"]),
@@ -114,6 +115,14 @@ let package = Package(
         ),
 
         .executableTarget(
+            name: "l2l-probe",
+            dependencies: [
+                "Pipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .executableTarget(
             name: "l2l-bench",
             dependencies: [
                 "L2L", "MNIST", "Pipeline", "CKernels",
@@ -129,7 +138,7 @@ let package = Package(
         .testTarget(name: "GzipTests", dependencies: ["Gzip", "TestSupport"]),
         .testTarget(name: "MNISTTests", dependencies: ["MNIST", "HDF5", "Gzip", "TestSupport"]),
         .testTarget(name: "L2LTests", dependencies: ["L2L", "CKernels", "MNIST", "TestSupport"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "HDF5", "L2L", "l2l-train", "l2l-eval", "l2l-sweep", "l2l-bench", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "HDF5", "L2L", "l2l-train", "l2l-eval", "l2l-sweep", "l2l-bench", "l2l-probe", "TestSupport"]),
         .testTarget(name: "FetchCommandTests", dependencies: ["l2l-fetch", "MNIST", "HDF5", "TestSupport"]),
     ]
 )

@@ -65,6 +65,13 @@ public final class MLP: Optimizee, @unchecked Sendable {
     /// Where layer l's weights and biases start in θ.
     let weightOffsets: [Int], biasOffsets: [Int]
 
+    /// Where each layer's weights and biases lie in θ, input layer first.
+    public var layerRanges: [(weights: Range<Int>, biases: Range<Int>)] {
+        weightOffsets.indices.map { l in
+            (weightOffsets[l]..<biasOffsets[l], biasOffsets[l]..<biasOffsets[l] + layerSizes[l + 1])
+        }
+    }
+
     /// The minibatch's rows are split into this many fixed blocks, run by `BlockWorkers`; the
     /// weight gradients' rows likewise. Every value is computed the same way whatever the split
     /// (each is one row's or one weight's own sum), so the split changes no result. (Variable

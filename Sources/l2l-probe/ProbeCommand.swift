@@ -1,0 +1,91 @@
+// l2l-probe: measurements of the optimizees themselves, for the fidelity study (issue 12).
+//
+//     $ l2l-probe gradient-scale pipelines/mnist.yaml
+//     problem      init      layer  median |dW|  median |db|  |dW| < e^-k
+//     base         released  1      6.1e-05      ...
+import ArgumentParser
+import Foundation
+import Pipeline
+
+@main
+struct ProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "l2l-probe",
+        abstract: "Measure properties of an experiment's optimizees (the fidelity study's diagnostics).",
+        version: "0.1.0",
+        subcommands: [GradientScale.self]
+    )
+}
+
+struct GradientScale: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gradient-scale",
+        abstract: "The gradient's scale at θ₀, layer by layer, for every evaluation problem and initialisation.",
+        discussion: """
+            For every MNIST evaluation problem of PIPELINE (a sweep: its first member's) and every \
+            --init, draws --samples initial parameters θ₀ and minibatches from the validation split \
+            and records, per layer (input layer first), the median |∂f/∂W| and |∂f/∂b| over every \
+            entry and sample, the fraction of |∂f/∂W| below e^-k, the threshold under which the \
+            LogAndSign preprocessing (Appendix A) passes a gradient only as a scaled-down sign, and the fraction exactly zero (MNIST's pixels blank in the \
+            whole minibatch). \
+            Prints a table and writes it to --out (HDF5: /<problem>/<init>/weights_median, \
+            biases_median, weights_below_threshold, weights_zero, one value per layer, with the provenance of every \
+            output file).
+
+            Initialisations: released (weights and biases ~ N(0, 0.01²), the released code's and \
+            this project's default), small (W ~ N(0, 0.001²), b = 0), fan_in (U(±1/√fan_in), \
+            PyTorch's default).
+
+            Examples:
+              l2l-probe gradient-scale pipelines/mnist.yaml
+              l2l-probe gradient-scale pipelines/mnist.yaml --init released --init fan_in --samples 50 --out /tmp/g.h5
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The experiment definition (YAML).", valueName: "pipeline"))
+    var pipeline: String
+
+    @Option(name: .customLong("init"), help: ArgumentHelp("An initialisation: released, small or fan_in (repeat it; default: all three).", valueName: "name"))
+    var initialisations: [String] = []
+
+    @Option(help: ArgumentHelp("θ₀ and minibatches per problem and initialisation.", valueName: "count"))
+    var samples = 20
+
+    @Option(help: ArgumentHelp("The HDF5 file to write (default: runs/<name>/gradient-scale.h5).", valueName: "path"))
+    var out: String?
+
+    @Option(help: ArgumentHelp("The MNIST file written by l2l-fetch.", valueName: "path"))
+    var data = "data/mnist.h5"
+
+    func validate() throws {
+        if samples < 1 { throw ValidationError("--samples must be at least 1, got \(samples)") }
+        let known = GradientScaleProbe.named.map(\.name)
+        for name in initialisations where !known.contains(name) {
+            throw ValidationError("--init \(name): expected one of \(known.joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        do {
+            let file = try PipelineFile(contentsOf: pipeline)
+            guard let configuration = try file.runs(member: nil, out: nil).first?.configuration else { return }
+            let chosen = initialisations.isEmpty ? GradientScaleProbe.named : GradientScaleProbe.named.filter { initialisations.contains($0.name) }
+            let probe = GradientScaleProbe(configuration: configuration, mnistPath: data, initialisations: chosen, samples: samples)
+            let output = out ?? "runs/\(configuration.name)/gradient-scale.h5"
+            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: output).deletingLastPathComponent().path, withIntermediateDirectories: true)
+            let rows = try probe.run(output: output)
+            print("problem      init      layer  median |dW|  median |db|  |dW| < e^-k  dW = 0")
+            for row in rows {
+                let cells = [row.problem.padding(toLength: 12, withPad: " ", startingAt: 0), row.initialisation.padding(toLength: 9, withPad: " ", startingAt: 0),
+                             String(row.layer + 1).padding(toLength: 6, withPad: " ", startingAt: 0),
+                             String(format: "%-11.2e  %-11.2e  %-11.3f  %.3f", row.statistics.weightMedian, row.statistics.biasMedian,
+                                    row.statistics.weightsBelowThreshold, row.statistics.weightsZero)]
+                print(cells.joined(separator: " "))
+            }
+            FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
+        } catch let error as RunError {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(error.exitStatus)
+        }
+    }
+}
