@@ -11,7 +11,8 @@ optimizer solid and the baselines dashed. For a sweep, the learned optimizer's c
 over its seeds and its band the standard error across seeds (--seeds adds each seed's curve as a
 thin line). A sweep over a grid gets <experiment>-grid.png: the loss at the horizon (and at step
 100 when the horizon is longer) against each grid key, one line per problem, with across-seed
-error bars, and each problem's best tuned baseline as a dotted line. Runs evaluated with
+error bars, and each problem's best tuned baseline as a dotted line, and <experiment>-grid.md, the
+same numbers as a table with each grid point's collapsed seeds. Runs evaluated with
 `l2l-eval --history` get <experiment>-history.png: the validation loss of φ's snapshots against
 the trajectories of meta-training. It also prints the final mean loss of every optimizer, the
 numbers the README quotes.
@@ -300,6 +301,59 @@ def history_figure(folder, out, experiment):
     return True
 
 
+def collapsed_count(folder, members, point):
+    """(collapsed, trained) members of a grid point, from their train.h5."""
+    wanted = {f"{k.split('.')[-1]}={v}" for k, v in point.items()}
+    count = trained = 0
+    for member in str(members).split("\n"):
+        path = os.path.join(folder, member, "train.h5")
+        if wanted <= set(member.split(",")) and os.path.exists(path):
+            trained += 1
+            with h5py.File(path, "r") as training:
+                count += collapsed(training)
+    return count, trained
+
+
+def grid_table(path, out, experiment, split="test"):
+    """<experiment>-grid[-split].md: per grid point, the learned optimizer's loss at step 100 and at
+    the horizon on every problem (mean ± s.e. across seeds), its seeds and collapsed seeds, and a
+    last row with each problem's best tuned baseline: the study's table."""
+    with h5py.File(path, "r") as file:
+        problems = list(file["problems"].keys())
+        points_of = {problem: grid_points(file["problems"][problem]) for problem in problems}
+        names = sorted(points_of[problems[0]], key=lambda n: [as_number(v) if as_number(v) is not None else v
+                                                              for v in points_of[problems[0]][n][0].values()])
+        if len(names) < 2:
+            return False
+        horizon = int(file.attrs["horizon"])
+        steps = sorted({min(100, horizon), horizon})
+        header = ["grid point", "seeds", "collapsed"] + [f"{p}, step {t}" for p in problems for t in steps]
+        lines = [f"<!-- written by scripts/figures.py from {path}; do not edit -->",
+                 f"{experiment}, {split} split: the learned optimizer's mean loss ± the standard error across seeds",
+                 "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+        for name in names:
+            values, aggregate = points_of[problems[0]][name]
+            collapsed_seeds, trained = collapsed_count(os.path.dirname(path), file.attrs["sweep_members"], values)
+            cells = [", ".join(f"{k.split('.')[-1]}={v}" for k, v in values.items()), str(int(aggregate.attrs["seeds"])),
+                     f"{collapsed_seeds} of {trained}"]
+            for problem in problems:
+                point = points_of[problem][name][1]
+                for t in steps:
+                    cells.append(f"{float(point['mean'][t]):.3f} ± {float(point['stderr'][t]):.3f}")
+            lines.append("| " + " | ".join(cells) + " |")
+        baseline_cells = ["best tuned baseline", "", ""]
+        for problem in problems:
+            for t in steps:
+                best = best_baseline(file["problems"][problem], t)
+                baseline_cells.append(f"{best[0]:.3f} ({STYLE[best[1]][0]})" if best else "–")
+        lines.append("| " + " | ".join(baseline_cells) + " |")
+    name = f"{experiment}-grid" + ("" if split == "test" else f"-{split}")
+    with open(os.path.join(out, f"{name}.md"), "w") as table:
+        table.write("\n".join(lines) + "\n")
+    print(f"wrote {out}/{name}.md", file=sys.stderr)
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="runs", help="folder holding <experiment>/eval.h5")
@@ -352,6 +406,7 @@ def main():
         if sweep:
             check_provenance(path, os.path.join(arguments.runs, experiment, "train.h5"))
             drawn += grid_figure(path, arguments.out, experiment, arguments.split)
+            grid_table(path, arguments.out, experiment, arguments.split)
     if drawn == 0:
         sys.exit("no figure drawn: no eval.h5 found under " + arguments.runs)
 
