@@ -133,3 +133,38 @@ public struct GradientScaleProbe {
         try file.close()
     }
 }
+
+/// The norm of the meta-gradient ∂L/∂φ over the first unrolls of a pipeline's meta-training
+/// (`l2l-probe meta-gradient`): the scale against which `training.meta_gradient_clip` is chosen.
+/// It trains as `l2l-train` does (the same seed, draws and updates of φ) but writes nothing.
+public struct MetaGradientProbe {
+    public var configuration: PipelineConfiguration
+    public var mnistPath: String
+    public var unrolls: Int
+
+    public init(configuration: PipelineConfiguration, mnistPath: String, unrolls: Int) {
+        self.configuration = configuration
+        self.mnistPath = mnistPath
+        self.unrolls = unrolls
+    }
+
+    /// ‖∂L/∂φ‖ of each unroll, before any clipping (infinite for an unroll that was skipped).
+    public func run(progress: (Int, Double) -> Void = { _, _ in }) throws -> [Double] {
+        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [.train])
+        switch AnyProblem(configuration.optimizee, data: try experiment.data(.train)) {
+        case let .quadratic(problem): return norms(problem, progress: progress)
+        case let .mlp(problem): return norms(problem, progress: progress)
+        }
+    }
+
+    private func norms<P: Problem>(_ problem: P, progress: (Int, Double) -> Void) -> [Double] {
+        let trainer = MetaTrainer(problem: problem, architecture: configuration.architecture, configuration: configuration.training, seed: configuration.seed)
+        return (1...unrolls).map { index in
+            let norm = (try? trainer.trainUnroll()).map { _ in
+                trainer.lastMetaGradient.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            } ?? .infinity
+            progress(index, norm)
+            return norm
+        }
+    }
+}

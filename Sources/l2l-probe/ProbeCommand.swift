@@ -13,7 +13,7 @@ struct ProbeCommand: ParsableCommand {
         commandName: "l2l-probe",
         abstract: "Measure properties of an experiment's optimizees (the fidelity study's diagnostics).",
         version: "0.1.0",
-        subcommands: [GradientScale.self]
+        subcommands: [GradientScale.self, MetaGradient.self]
     )
 }
 
@@ -83,6 +83,53 @@ struct GradientScale: ParsableCommand {
                 print(cells.joined(separator: " "))
             }
             FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
+        } catch let error as RunError {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(error.exitStatus)
+        }
+    }
+}
+
+struct MetaGradient: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meta-gradient",
+        abstract: "The norm of the meta-gradient ∂L/∂φ over the first unrolls of meta-training.",
+        discussion: """
+            Meta-trains as l2l-train PIPELINE would (a sweep: its first member; the same seed, draws \
+            and updates of φ, clipping included) for --unrolls unrolls, writing nothing, and prints \
+            the Euclidean norm of each unroll's meta-gradient before clipping, then its quartiles: the \
+            scale against which training.meta_gradient_clip is chosen. A skipped unroll (a non-finite \
+            value) prints inf.
+
+            Examples:
+              l2l-probe meta-gradient pipelines/mnist.yaml --unrolls 50
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The experiment definition (YAML).", valueName: "pipeline"))
+    var pipeline: String
+
+    @Option(help: ArgumentHelp("Unrolls to train (an MNIST trajectory has 5).", valueName: "count"))
+    var unrolls = 50
+
+    @Option(help: ArgumentHelp("The MNIST file written by l2l-fetch.", valueName: "path"))
+    var data = "data/mnist.h5"
+
+    func validate() throws {
+        if unrolls < 1 { throw ValidationError("--unrolls must be at least 1, got \(unrolls)") }
+    }
+
+    func run() throws {
+        do {
+            let file = try PipelineFile(contentsOf: pipeline)
+            guard let configuration = try file.runs(member: nil, out: nil).first?.configuration else { return }
+            let norms = try MetaGradientProbe(configuration: configuration, mnistPath: data, unrolls: unrolls).run { index, norm in
+                print("unroll \(index): ‖∂L/∂φ‖ = \(String(format: "%.4g", norm))")
+            }
+            let sorted = norms.sorted()
+            func quantile(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(q * Double(sorted.count - 1) + 0.5))] }
+            print(String(format: "quartiles over %d unrolls: %.4g, %.4g, %.4g (min %.4g, max %.4g)", sorted.count,
+                         quantile(0.25), quantile(0.5), quantile(0.75), sorted[0], sorted[sorted.count - 1]))
         } catch let error as RunError {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
             throw ExitCode(error.exitStatus)

@@ -67,3 +67,22 @@ struct GradientScaleTests {
         #expect(unknown.status == 64 && unknown.standardError.contains("released, small, fan_in"), "\(unknown.standardError)")
     }
 }
+
+@Suite("l2l-probe meta-gradient")
+struct MetaGradientProbeTests {
+    @Test("the norms are those of the trainer's meta-gradients, before clipping, along l2l-train's own path")
+    func norms() throws {
+        let text = tinyQuadraticPipeline().replacingOccurrences(of: "  meta_learning_rate: 0.001\n", with: "  meta_learning_rate: 0.001\n  meta_gradient_clip: 0.001\n")
+        let configuration = try PipelineConfiguration(text: text, path: "p.yaml")
+        let norms = try MetaGradientProbe(configuration: configuration, mnistPath: "unused", unrolls: 6).run()
+        let trainer = MetaTrainer(problem: QuadraticProblem(problems: 4, dimensions: 5), architecture: configuration.architecture,
+                                  configuration: configuration.training, seed: configuration.seed)
+        var expected: [Double] = []
+        for _ in 0..<6 {
+            try trainer.trainUnroll()
+            expected.append(trainer.lastMetaGradient.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot())
+        }
+        #expect(norms == expected)
+        #expect(norms.allSatisfy { $0 > 0.001 }, "reported before the clip of 0.001: \(norms)")
+    }
+}
