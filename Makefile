@@ -158,7 +158,7 @@ smoke: build data/mnist.h5 venv
 # Trains each study's members (runs/study/<study>/<member>/), evaluates them on the validation
 # split (eval-validation.h5) and the learning curve of meta-training (history.h5, every 10th
 # snapshot), and draws figures/study/. The test split is left for the final report.
-STUDIES := meta-learning-rate
+STUDIES := meta-learning-rate stability-clip stability-warmup
 study: | build data/mnist.h5 venv
 	$(MAKE) --no-print-directory train EXPERIMENTS="$(STUDIES:%=study/%)"
 	@for study in $(STUDIES); do \
