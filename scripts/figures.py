@@ -329,7 +329,8 @@ def grid_table(path, out, experiment, split="test"):
         steps = sorted({min(100, horizon), horizon})
         header = ["grid point", "seeds", "collapsed"] + [f"{p}, step {t}" for p in problems for t in steps]
         lines = [f"<!-- written by scripts/figures.py from {path}; do not edit -->",
-                 f"{experiment}, {split} split: the learned optimizer's mean loss ± the standard error across seeds",
+                 f"{experiment}, {split} split: the learned optimizer's mean loss ± the standard error across seeds "
+                 "(none with one seed)",
                  "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
         for name in names:
             values, aggregate = points_of[problems[0]][name]
@@ -339,7 +340,9 @@ def grid_table(path, out, experiment, split="test"):
             for problem in problems:
                 point = points_of[problem][name][1]
                 for t in steps:
-                    cells.append(f"{float(point['mean'][t]):.3f} ± {float(point['stderr'][t]):.3f}")
+                    # One seed has no standard error across seeds: say so rather than print 0.
+                    spread = f" ± {float(point['stderr'][t]):.3f}" if int(point.attrs["seeds"]) > 1 else ""
+                    cells.append(f"{float(point['mean'][t]):.3f}{spread}")
             lines.append("| " + " | ".join(cells) + " |")
         baseline_cells = ["best tuned baseline", "", ""]
         for problem in problems:
