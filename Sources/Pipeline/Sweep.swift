@@ -123,6 +123,15 @@ public struct Sweep: Sendable {
                 members.append(SweepMember(index: members.count, id: id, overrides: overrides, configuration: configuration))
             }
         }
+        // The evaluation runs the baselines once for all members, so every member must be
+        // evaluated on the same problems; a grid over optimizee.init would change them through
+        // the problems that inherit it.
+        if let first = members.first, let other = members.first(where: { $0.configuration.evaluationProblems != first.configuration.evaluationProblems }) {
+            let entry = grid.first { $0.key.hasPrefix("optimizee") } ?? grid.first
+            throw PipelineError(file: path, key: entry.map { "sweep.grid.\($0.key)" } ?? "sweep.grid",
+                                reason: "members \(first.id) and \(other.id) would be evaluated on different problems (evaluation problems without an init inherit optimizee.init), but a sweep's members share one evaluation and its baselines: give every evaluation problem its own init, or make one sweep file per value",
+                                line: entry?.line)
+        }
         self.path = path
         self.evaluationSeed = reader.mapping[Node("seed")]?.int.map { UInt64(max($0, 0)) } ?? UInt64(seeds[0])
         self.name = members.first?.configuration.name ?? ""
@@ -166,15 +175,26 @@ public struct Sweep: Sendable {
     }
 
     /// A value as its YAML text (`0.003`, `[20, 20]`).
+    /// A value on one line, in YAML's flow style: `0.01`, `[20, 20]`, `{kind: gaussian, weights: 0.001}`.
     static func text(_ node: Node) -> String {
-        if case .scalar = node, let string = node.string { return string }
-        let flow = (try? Yams.serialize(node: node, sequenceStyle: .flow, mappingStyle: .flow)) ?? "?"
-        return flow.trimmingCharacters(in: .whitespacesAndNewlines)
+        switch node {
+        case let .mapping(mapping):
+            return "{" + mapping.map { "\(text($0.key)): \(text($0.value))" }.joined(separator: ", ") + "}"
+        case let .sequence(sequence):
+            return "[" + sequence.map(text).joined(separator: ", ") + "]"
+        default:
+            return node.string ?? "?"
+        }
     }
 
-    /// A value as it may stand in a folder name: no slashes, no spaces.
+    /// A value as it may stand in a member id, a folder name and a make target: no slashes,
+    /// spaces or brackets, and no ',' (it separates an id's keys) or ':' (make's separator):
+    /// `[20, 20]` becomes `20_20`, `{kind: fan_in_uniform}` `kind-fan_in_uniform`.
     static func folderSafe(_ value: String) -> String {
-        value.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: " ", with: "")
+        var safe = value.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: ", ", with: "_")
+            .replacingOccurrences(of: ",", with: "_").replacingOccurrences(of: ": ", with: "-").replacingOccurrences(of: ":", with: "-")
+        safe.removeAll { " {}[]\n\t".contains($0) }
+        return safe
     }
 
     static func firstRepeated(_ values: [String]) -> String? {

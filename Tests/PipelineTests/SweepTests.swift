@@ -1,5 +1,6 @@
 import Foundation
 import HDF5
+import Yams
 import Testing
 import TestSupport
 @testable import Pipeline
@@ -72,6 +73,36 @@ struct SweepTests {
         #expect(Self.refusal("sweep:\n  seeds: [1]\n  grids: {}\n")?.reason.contains("unknown key") == true)
         let repeated = Self.refusal("sweep:\n  seeds: [1]\n  grid:\n    training.steps: [20]\n    training.steps: [30]\n")
         #expect(repeated?.reason.contains("duplicate key") == true || repeated?.reason.contains("listed twice") == true)
+        // A grid over optimizee.init would evaluate the members on different problems (theirs
+        // inherit it) against one set of baselines: refused; with every problem's own init, fine.
+        let mnist = """
+            name: init
+            seed: 1
+            optimizee: {kind: mnist, hidden: [20], activation: sigmoid, batch_size: 128, init: {kind: fan_in_uniform}}
+            optimizer: {layers: [20, 20], preprocessing: {kind: log_and_sign, k: 10}, output_scale: 0.1}
+            training: {epochs: 3, steps: 20, unroll: 5, meta_learning_rate: 0.001, loss_weights: uniform, validation_period: 1, validation_size: 1, history_period: 1}
+            evaluation:
+              horizon: 20
+              runs: 2
+              tuning_runs: 2
+              learning_rates: {log10_from: -2, log10_to: 0, log10_step: 1}
+              problems:
+                - {name: base, kind: mnist, hidden: [20], activation: sigmoid, batch_size: 128PROBLEM_INIT}
+            sweep:
+              seeds: [1]
+              grid:
+                optimizee.init: [{kind: fan_in_uniform}, {kind: gaussian, weights: 0.001, biases: 0}]
+
+            """
+        let inherited: PipelineError?
+        do { _ = try Sweep(text: mnist.replacingOccurrences(of: "PROBLEM_INIT", with: ""), path: "s.yaml"); inherited = nil } catch { inherited = error }
+        #expect(inherited?.key == "sweep.grid.optimizee.init" && inherited?.reason.contains("different problems") == true, "\(String(describing: inherited))")
+        let own = try Sweep(text: mnist.replacingOccurrences(of: "PROBLEM_INIT", with: ", init: {kind: fan_in_uniform}"), path: "s.yaml")
+        // Mapping values make ids without ',', ':' or brackets (make targets, id splitting).
+        #expect(own?.members.map(\.id) == ["init=kind-fan_in_uniform,seed=1", "init=kind-gaussian_weights-0.001_biases-0,seed=1"])
+        #expect(own?.members[1].overrides.first?.value == "{kind: gaussian, weights: 0.001, biases: 0}")
+        #expect(Sweep.folderSafe(Sweep.text(try #require(try Yams.compose(yaml: "[20, 20]")))) == "20_20")
+
         // A sweep file read as one pipeline says what to do.
         #expect {
             try PipelineConfiguration(text: Self.sweepFile(Self.grid), path: "s.yaml")
