@@ -157,8 +157,11 @@ smoke: build data/mnist.h5 venv
 # --- the fidelity study (issue 12): sweeps over the recipe, chosen on the validation split -------
 # Trains each study's members (runs/study/<study>/<member>/), evaluates them on the validation
 # split (eval-validation.h5) and the learning curve of meta-training (history.h5, every 10th
-# snapshot), and draws figures/study/. The test split is left for the final report.
-STUDIES := meta-learning-rate stability-clip stability-warmup
+# snapshot), and draws figures/study/. The test split is left for the final report. Every study
+# is a sweep in pipelines/study/ (docs/fidelity.md says which hypothesis each tests); all of them
+# are about 70 member-trainings of 25 min to 4 h on one core, so pick some with
+# `make study STUDIES="meta-learning-rate stability-clip"`; every stage resumes where it stopped.
+STUDIES := meta-learning-rate stability-clip stability-warmup model-selection init-small init-fan-in two-layer-ceiling trajectories-per-update budget
 study: | build data/mnist.h5 venv
 	$(MAKE) --no-print-directory train EXPERIMENTS="$(STUDIES:%=study/%)"
 	@for study in $(STUDIES); do \
