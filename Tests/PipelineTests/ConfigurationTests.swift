@@ -28,6 +28,18 @@ struct ConfigurationTests {
         #expect(smoke.members.map(\.id) == ["seed=1", "seed=2"])
     }
 
+    @Test("every study pipeline parses as a sweep of at least two members")
+    func studies() throws {
+        let folder = packageRoot.appendingPathComponent("pipelines/study")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(files.count >= 9, "\(files)")
+        for file in files {
+            let sweep = try #require(try Sweep.load(contentsOf: folder.appendingPathComponent(file).path), "\(file) has no sweep section")
+            #expect(sweep.members.count >= 2, "\(file)")
+            #expect(sweep.name == "study-" + file.dropLast(5), "\(file): name \(sweep.name)")
+        }
+    }
+
     func refusal(_ text: String) -> PipelineError? {
         #expect(throws: PipelineError.self) { try PipelineConfiguration(text: text, path: "p.yaml") }
         do { _ = try PipelineConfiguration(text: text, path: "p.yaml") } catch { return error }
