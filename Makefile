@@ -172,6 +172,8 @@ study: | build data/mnist.h5 venv
 	done
 	@echo "$(RELEASE)/l2l-probe gradient-scale pipelines/mnist.yaml --samples 20 --out runs/study/gradient-scale.h5"
 	@$(RELEASE)/l2l-probe gradient-scale pipelines/mnist.yaml --samples 20 --out runs/study/gradient-scale.h5 | tee runs/study/gradient-scale.txt
+	$(PYTHON) scripts/dormancy.py --bin $(RELEASE) pipelines/study/meta-learning-rate.yaml pipelines/study/stability-clip.yaml \
+	  pipelines/study/stability-warmup.yaml --out runs/study/dormancy.md
 	mkdir -p figures/study
 	$(PYTHON) scripts/figures.py --runs runs/study --out figures/study --only $(STUDIES) --split validation
 

@@ -95,7 +95,7 @@ struct MetaGradient: ParsableCommand {
         commandName: "meta-gradient",
         abstract: "The norm of the meta-gradient ∂L/∂φ over the first unrolls of meta-training.",
         discussion: """
-            Meta-trains as l2l-train PIPELINE would (a sweep: its first member; the same seed, draws \
+            Meta-trains as l2l-train PIPELINE would (a sweep: --member, or its first; the same seed, draws \
             and updates of φ, clipping included) for --unrolls unrolls, writing nothing, and prints \
             the Euclidean norm of each unroll's meta-gradient before clipping, then its quartiles: the \
             scale against which training.meta_gradient_clip is chosen. A skipped unroll (a non-finite \
@@ -103,6 +103,7 @@ struct MetaGradient: ParsableCommand {
 
             Examples:
               l2l-probe meta-gradient pipelines/mnist.yaml --unrolls 50
+              l2l-probe meta-gradient pipelines/study/meta-learning-rate.yaml --member meta_learning_rate=0.03,seed=20161205
             """
     )
 
@@ -111,6 +112,9 @@ struct MetaGradient: ParsableCommand {
 
     @Option(help: ArgumentHelp("Unrolls to train (an MNIST trajectory has 5).", valueName: "count"))
     var unrolls = 50
+
+    @Option(help: ArgumentHelp("The sweep member, by index or id (see l2l-sweep); default: the first.", valueName: "id-or-index"))
+    var member: String?
 
     @Option(help: ArgumentHelp("The MNIST file written by l2l-fetch.", valueName: "path"))
     var data = "data/mnist.h5"
@@ -122,7 +126,13 @@ struct MetaGradient: ParsableCommand {
     func run() throws {
         do {
             let file = try PipelineFile(contentsOf: pipeline)
-            guard let configuration = try file.runs(member: nil, out: nil).first?.configuration else { return }
+            let runs: [(configuration: PipelineConfiguration, folder: String)]
+            do {
+                runs = try file.runs(member: member, out: nil)
+            } catch let error as PipelineFile.NoSuchMember {
+                throw ValidationError(error.description)
+            }
+            guard let configuration = runs.first?.configuration else { return }
             let norms = try MetaGradientProbe(configuration: configuration, mnistPath: data, unrolls: unrolls).run { index, norm in
                 print("unroll \(index): ‖∂L/∂φ‖ = \(String(format: "%.4g", norm))")
             }
