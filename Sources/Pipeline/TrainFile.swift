@@ -17,6 +17,7 @@ enum TrainFile {
     static let trajectoryLoss = "trajectory/loss"
     static let trajectoryFinalLoss = "trajectory/final_loss"
     static let trajectoryMetaLoss = "trajectory/meta_loss"
+    static let trajectoryMetaGradientNorm = "trajectory/meta_gradient_norm"
     static let validationEpoch = "validation/epoch"
     static let validationLoss = "validation/loss"
     static let historyEpoch = "phi/history/epoch"
@@ -38,6 +39,7 @@ enum TrainFile {
         try final.setAttribute("description", "f(θ_steps) at the end of each trajectory, on a fresh minibatch")
         let meta = try file.createExtendibleDataset(trajectoryMetaLoss, of: Double.self, rowShape: [unrolls], chunkRows: 256)
         try meta.setAttribute("description", "the meta-loss Σ_t w_t f(θ_t) of each unroll of each trajectory")
+        try createMetaGradientNorms(in: file, unrolls: unrolls)
         try file.createExtendibleDataset(validationEpoch, of: Int64.self, chunkRows: 256)
             .setAttribute("description", "trajectories completed when the validation ran")
         try file.createExtendibleDataset(validationLoss, of: Double.self, chunkRows: 256)
@@ -57,6 +59,12 @@ enum TrainFile {
         try phiGroup.setAttribute("output_scale", phi.architecture.outputScale)
         try phiGroup.setAttribute("gate_order", "i, j, f, o (c' = σ(f + 1)·c + σ(i)·tanh(j), h' = tanh(c')·σ(o))")
         try Checkpoint.create(in: file, parameters: phi.values.count)
+    }
+
+    /// `/trajectory/meta_gradient_norm`, one row per trajectory.
+    static func createMetaGradientNorms(in file: File, unrolls: Int) throws {
+        try file.createExtendibleDataset(trajectoryMetaGradientNorm, of: Double.self, rowShape: [unrolls], chunkRows: 256)
+            .setAttribute("description", "‖∂L/∂φ‖ of each unroll before clipping (near zero: φ's updates no longer move the optimizee; NaN: trained by an l2l-train that did not record it)")
     }
 
     /// The pipeline a run was trained with (its `configuration` attribute), parsed. A text that
@@ -142,6 +150,7 @@ struct TrainingState: Equatable {
     /// t = 0..<step, and the meta-loss of each of its unrolls so far.
     var pendingLosses: [Float] = []
     var pendingMetaLosses: [Double] = []
+    var pendingMetaGradientNorms: [Double] = []
     /// With `training.validation.top_k`: the best-scoring φ so far, and whether the end-of-training
     /// re-evaluation has chosen `/phi/best` among them for the trajectories done.
     var candidates: ValidationCandidates? = nil
@@ -214,6 +223,7 @@ enum Checkpoint {
             try group.createDataset("trajectory/lstm_state", values: trajectories.flatMap(\.lstmState), shape: rows + [trajectory.lstmState.count])
             try group.createDataset("trajectory/loss", values: state.pendingLosses, shape: [state.pendingLosses.count])
             try group.createDataset("trajectory/meta_loss", values: state.pendingMetaLosses, shape: [state.pendingMetaLosses.count])
+            try group.createDataset("trajectory/meta_gradient_norm", values: state.pendingMetaGradientNorms, shape: [state.pendingMetaGradientNorms.count])
         }
     }
 
@@ -270,6 +280,10 @@ enum Checkpoint {
             }
             state.pendingLosses = losses
             state.pendingMetaLosses = try group.openDataset("trajectory/meta_loss").read(Double.self, rank: 1)
+            // A checkpoint of an l2l-train that did not record the norms: unknown for these unrolls.
+            state.pendingMetaGradientNorms = group.contains("trajectory/meta_gradient_norm")
+                ? try group.openDataset("trajectory/meta_gradient_norm").read(Double.self, rank: 1)
+                : [Double](repeating: .nan, count: state.pendingMetaLosses.count)
             // One row per trajectory in progress (a vector when there is one).
             func rows<Element: HDF5Element>(_ name: String, of type: Element.Type) throws -> [[Element]] {
                 let dataset = try group.openDataset("trajectory/\(name)")

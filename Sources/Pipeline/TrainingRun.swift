@@ -147,6 +147,12 @@ public struct TrainingRun {
     private func resume(_ existing: StoredRun) throws -> (File, TrainingState) {
         let file = existing.file
         let state = try Checkpoint.read(from: file, architecture: configuration.architecture, topK: configuration.validation.topK)
+        if !file.contains(TrainFile.trajectoryMetaGradientNorm) {
+            // A run of an l2l-train that did not record the norms: unknown for its trajectories so far.
+            let unrolls = TrainFile.unrollsPerTrajectory(configuration)
+            try TrainFile.createMetaGradientNorms(in: file, unrolls: unrolls)
+            try file.openDataset(TrainFile.trajectoryMetaGradientNorm).append(rows: [Double](repeating: .nan, count: state.trajectoriesDone * unrolls))
+        }
         try file.setAttribute("configuration", configuration.text)
         let step = state.trainer.trajectory.map { ", step \($0.step) of trajectory \(state.trajectoriesDone + 1)" } ?? ""
         let earlier = file.hasAttribute("resumed_by") ? try file.stringAttribute("resumed_by") + "; " : ""

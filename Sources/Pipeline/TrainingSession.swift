@@ -19,6 +19,7 @@ final class TrainingSession<P: Problem> {
 
     private var consecutiveFailures = 0
     private var recentFinalLosses: [Float] = []
+    private var recentMetaGradientNorms: [Double] = []
     private var collapse: CollapseDetector
     private var lastCheckpoint = Date()
     private var checkpointedTrajectories: Int
@@ -91,6 +92,7 @@ final class TrainingSession<P: Problem> {
         } catch {
             state.pendingLosses = []
             state.pendingMetaLosses = []
+            state.pendingMetaGradientNorms = []
             state.skippedUnrolls += 1
             consecutiveFailures += 1
             note("warning: unroll skipped (\(state.skippedUnrolls) so far), its trajectory abandoned: \(error)")
@@ -106,6 +108,7 @@ final class TrainingSession<P: Problem> {
         }
         state.pendingLosses += record.losses
         state.pendingMetaLosses.append(record.metaLoss)
+        state.pendingMetaGradientNorms.append(record.metaGradientNorm)
         return record
     }
 
@@ -126,6 +129,9 @@ final class TrainingSession<P: Problem> {
                  : "\nrecovered from the collapse at trajectory \(epoch)")
         }
         try file.openDataset(TrainFile.trajectoryMetaLoss).append(rows: state.pendingMetaLosses)
+        try file.openDataset(TrainFile.trajectoryMetaGradientNorm).append(rows: state.pendingMetaGradientNorms)
+        recentMetaGradientNorms = Array((recentMetaGradientNorms + state.pendingMetaGradientNorms).suffix(20))
+        state.pendingMetaGradientNorms = []
         state.pendingLosses = []
         state.pendingMetaLosses = []
         recentFinalLosses = Array((recentFinalLosses + [record.finalLoss]).suffix(20))
@@ -220,6 +226,8 @@ final class TrainingSession<P: Problem> {
         let meanFinal = recentFinalLosses.reduce(0, +) / Float(max(recentFinalLosses.count, 1))
         let best = state.best.loss.isFinite ? String(format: "%.4g", state.best.loss) : "–"
         let collapsed = collapse.isCollapsed ? "  COLLAPSED since trajectory \(collapse.since)" : ""
-        return "final loss (mean of last \(recentFinalLosses.count)) \(String(format: "%.4g", meanFinal))  best validation \(best)\(collapsed)"
+        let norms = recentMetaGradientNorms.filter(\.isFinite).sorted()
+        let norm = norms.isEmpty ? "" : "  ‖∂L/∂φ‖ \(String(format: "%.2g", norms[norms.count / 2]))"
+        return "final loss (mean of last \(recentFinalLosses.count)) \(String(format: "%.4g", meanFinal))  best validation \(best)\(norm)\(collapsed)"
     }
 }

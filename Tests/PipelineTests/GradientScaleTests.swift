@@ -1,4 +1,5 @@
 import Foundation
+import HDF5
 import L2L
 import Testing
 import TestSupport
@@ -84,5 +85,34 @@ struct MetaGradientProbeTests {
         }
         #expect(norms == expected)
         #expect(norms.allSatisfy { $0 > 0.001 }, "reported before the clip of 0.001: \(norms)")
+    }
+}
+
+@Suite("/trajectory/meta_gradient_norm")
+struct MetaGradientNormLogTests {
+    @Test("train.h5 logs every unroll's ‖∂L/∂φ‖ (the probe's numbers); a run without the log resumes with NaN rows for its earlier trajectories")
+    func logged() throws {
+        let text = tinyQuadraticPipeline(epochs: 4)
+        let (folder, pipeline, out) = try trainedRun(text)
+        defer { withExtendedLifetime(folder) {} }
+        let configuration = try PipelineConfiguration(text: text, path: "p.yaml")
+        let probe = try MetaGradientProbe(configuration: configuration, mnistPath: "unused", unrolls: 16).run()
+        let logged = try File.open(out + "/train.h5").openDataset("trajectory/meta_gradient_norm")
+        #expect(try logged.shape == [4, 4])
+        #expect(try logged.read(Double.self) == probe)
+
+        // An earlier l2l-train's run: two trajectories, no norms.
+        let old = folder.path("old")
+        var result = try runProcess(executable("l2l-train"), [pipeline, "--out", old, "--epochs", "2"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let file = try File.openInMemory(old + "/train.h5")
+        try file.openGroup("trajectory").remove("meta_gradient_norm")
+        try file.save()
+        try file.close()
+        result = try runProcess(executable("l2l-train"), [pipeline, "--out", old, "--resume"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let resumed = try File.open(old + "/train.h5").openDataset("trajectory/meta_gradient_norm").read(Double.self)
+        #expect(resumed.count == 16 && resumed.prefix(8).allSatisfy(\.isNaN))
+        #expect(Array(resumed.suffix(8)) == Array(probe.suffix(8)))
     }
 }

@@ -111,8 +111,10 @@ public struct UnrollRecord: Sendable {
     public let losses: [Float]
     /// f(θ_T) at the end of the unroll, on a fresh minibatch.
     public let finalLoss: Float
-    /// Σ_t w_t f(θ_t).
+    /// Σ_t w_t f(θ_t) (the mean over the trajectories of the update when K > 1).
     public let metaLoss: Double
+    /// ‖∂L/∂φ‖ before clipping: near zero when φ's updates no longer move the optimizee.
+    public var metaGradientNorm: Double = .nan
     /// Whether this unroll ended its trajectory.
     public let endsTrajectory: Bool
 }
@@ -276,6 +278,7 @@ public final class MetaTrainer<P: Problem> {
             throw .nonFiniteMetaLoss(step: start, metaLoss: metaLoss)
         }
         lastMetaGradient = dPhi
+        let norm = dPhi.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
         if let clip = configuration.metaGradientClip { MetaTrainingConfiguration.clip(&dPhi, norm: clip) }
         let rate = configuration.schedule.learningRate(base: configuration.metaLearningRate, step: metaState.step + 1)
         Adam(learningRate: rate).step(&phi.values, gradient: dPhi, state: &metaState)
@@ -283,7 +286,9 @@ public final class MetaTrainer<P: Problem> {
         for k in current.indices { current[k].step += length }
         let ends = current[0].step >= configuration.steps
         trajectories = ends ? [] : current
-        return UnrollRecord(startStep: start, losses: Array(losses.prefix(length)), finalLoss: losses[length], metaLoss: metaLoss, endsTrajectory: ends)
+        var record = UnrollRecord(startStep: start, losses: Array(losses.prefix(length)), finalLoss: losses[length], metaLoss: metaLoss, endsTrajectory: ends)
+        record.metaGradientNorm = norm
+        return record
     }
 
     /// ∂L/∂φ of the unroll on `tape` into `dPhi` (overwritten).
