@@ -17,12 +17,42 @@ struct ProbeCommand: ParsableCommand {
     )
 }
 
+/// What every probe reads: the experiment (a sweep member), and the MNIST file.
+struct ProbeInput: ParsableArguments {
+    @Argument(help: ArgumentHelp("The experiment definition (YAML).", valueName: "pipeline"))
+    var pipeline: String
+
+    @Option(help: ArgumentHelp("The sweep member, by index or id (see l2l-sweep); default: the first.", valueName: "id-or-index"))
+    var member: String?
+
+    @Option(help: ArgumentHelp("The MNIST file written by l2l-fetch.", valueName: "path"))
+    var data = "data/mnist.h5"
+
+    /// The member's (or the single run's) configuration; a failure is printed as the stages
+    /// print theirs (exit status 1, or 64 for a member the file does not have).
+    func withConfiguration(_ body: (PipelineConfiguration) throws -> Void) throws {
+        do {
+            let runs: [(configuration: PipelineConfiguration, folder: String)]
+            do {
+                runs = try PipelineFile(contentsOf: pipeline).runs(member: member, out: nil)
+            } catch let error as PipelineFile.NoSuchMember {
+                throw ValidationError(error.description)
+            }
+            guard let configuration = runs.first?.configuration else { return }
+            try body(configuration)
+        } catch let error as RunError {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(error.exitStatus)
+        }
+    }
+}
+
 struct GradientScale: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gradient-scale",
         abstract: "The gradient's scale at θ₀, layer by layer, for every evaluation problem and initialisation.",
         discussion: """
-            For every MNIST evaluation problem of PIPELINE (a sweep: its first member's) and every \
+            For every MNIST evaluation problem of PIPELINE (a sweep: --member's, or its first's) and every \
             --init, draws --samples initial parameters θ₀ and minibatches from the validation split \
             and records, per layer (input layer first), the median |∂f/∂W| and |∂f/∂b| over every \
             entry and sample, the fraction of |∂f/∂W| below e^-k, the threshold under which the \
@@ -42,8 +72,7 @@ struct GradientScale: ParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("The experiment definition (YAML).", valueName: "pipeline"))
-    var pipeline: String
+    @OptionGroup var input: ProbeInput
 
     @Option(name: .customLong("init"), help: ArgumentHelp("An initialisation: released, small or fan_in (repeat it; default: all three).", valueName: "name"))
     var initialisations: [String] = []
@@ -54,9 +83,6 @@ struct GradientScale: ParsableCommand {
     @Option(help: ArgumentHelp("The HDF5 file to write (default: runs/<name>/gradient-scale.h5).", valueName: "path"))
     var out: String?
 
-    @Option(help: ArgumentHelp("The MNIST file written by l2l-fetch.", valueName: "path"))
-    var data = "data/mnist.h5"
-
     func validate() throws {
         if samples < 1 { throw ValidationError("--samples must be at least 1, got \(samples)") }
         let known = GradientScaleProbe.named.map(\.name)
@@ -66,11 +92,9 @@ struct GradientScale: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let file = try PipelineFile(contentsOf: pipeline)
-            guard let configuration = try file.runs(member: nil, out: nil).first?.configuration else { return }
+        try input.withConfiguration { configuration in
             let chosen = initialisations.isEmpty ? GradientScaleProbe.named : GradientScaleProbe.named.filter { initialisations.contains($0.name) }
-            let probe = GradientScaleProbe(configuration: configuration, mnistPath: data, initialisations: chosen, samples: samples)
+            let probe = GradientScaleProbe(configuration: configuration, mnistPath: input.data, initialisations: chosen, samples: samples)
             let output = out ?? "runs/\(configuration.name)/gradient-scale.h5"
             try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: output).deletingLastPathComponent().path, withIntermediateDirectories: true)
             let rows = try probe.run(output: output)
@@ -83,9 +107,6 @@ struct GradientScale: ParsableCommand {
                 print(cells.joined(separator: " "))
             }
             FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
-        } catch let error as RunError {
-            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-            throw ExitCode(error.exitStatus)
         }
     }
 }
@@ -107,42 +128,24 @@ struct MetaGradient: ParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("The experiment definition (YAML).", valueName: "pipeline"))
-    var pipeline: String
+    @OptionGroup var input: ProbeInput
 
     @Option(help: ArgumentHelp("Unrolls to train (an MNIST trajectory has 5).", valueName: "count"))
     var unrolls = 50
-
-    @Option(help: ArgumentHelp("The sweep member, by index or id (see l2l-sweep); default: the first.", valueName: "id-or-index"))
-    var member: String?
-
-    @Option(help: ArgumentHelp("The MNIST file written by l2l-fetch.", valueName: "path"))
-    var data = "data/mnist.h5"
 
     func validate() throws {
         if unrolls < 1 { throw ValidationError("--unrolls must be at least 1, got \(unrolls)") }
     }
 
     func run() throws {
-        do {
-            let file = try PipelineFile(contentsOf: pipeline)
-            let runs: [(configuration: PipelineConfiguration, folder: String)]
-            do {
-                runs = try file.runs(member: member, out: nil)
-            } catch let error as PipelineFile.NoSuchMember {
-                throw ValidationError(error.description)
-            }
-            guard let configuration = runs.first?.configuration else { return }
-            let norms = try MetaGradientProbe(configuration: configuration, mnistPath: data, unrolls: unrolls).run { index, norm in
+        try input.withConfiguration { configuration in
+            let norms = try MetaGradientProbe(configuration: configuration, mnistPath: input.data, unrolls: unrolls).run { index, norm in
                 print("unroll \(index): ‖∂L/∂φ‖ = \(String(format: "%.4g", norm))")
             }
             let sorted = norms.sorted()
             func quantile(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(q * Double(sorted.count - 1) + 0.5))] }
             print(String(format: "quartiles over %d unrolls: %.4g, %.4g, %.4g (min %.4g, max %.4g)", sorted.count,
                          quantile(0.25), quantile(0.5), quantile(0.75), sorted[0], sorted[sorted.count - 1]))
-        } catch let error as RunError {
-            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-            throw ExitCode(error.exitStatus)
         }
     }
 }
