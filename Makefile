@@ -174,6 +174,8 @@ study: | build data/mnist.h5 venv
 	@$(RELEASE)/l2l-probe gradient-scale pipelines/mnist.yaml --samples 20 --out runs/study/gradient-scale.h5 | tee runs/study/gradient-scale.txt
 	$(PYTHON) scripts/dormancy.py --bin $(RELEASE) pipelines/study/meta-learning-rate.yaml pipelines/study/stability-clip.yaml \
 	  pipelines/study/stability-warmup.yaml --out runs/study/dormancy.md
+	$(PYTHON) scripts/dormancy.py --bin $(RELEASE) pipelines/study/stability-warmup.yaml --unrolls 700 \
+	  --out runs/study/dormancy-warmup-700.md
 	mkdir -p figures/study
 	$(PYTHON) scripts/figures.py --runs runs/study --out figures/study --only $(STUDIES) --split validation
 
