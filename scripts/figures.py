@@ -138,18 +138,26 @@ def grid_points(problem_group):
     return points
 
 
-def collapsed_text(folder, members, point):
-    """", k collapsed" for the members of a grid point whose train.h5 records a collapse."""
+def collapsed_count(folder, members, point):
+    """(collapsed, trained, not trained): the members of a grid point, by whether their train.h5
+    exists and records a collapse."""
     wanted = {f"{k.split('.')[-1]}={v}" for k, v in point.items()}
-    count, unknown = 0, 0
+    count = trained = untrained = 0
     for member in str(members).split("\n"):
         if wanted <= set(member.split(",")):
             path = os.path.join(folder, member, "train.h5")
             if not os.path.exists(path):
-                unknown += 1
+                untrained += 1
                 continue
+            trained += 1
             with h5py.File(path, "r") as training:
                 count += collapsed(training)
+    return count, trained, untrained
+
+
+def collapsed_text(folder, members, point):
+    """", k collapsed" for the members of a grid point whose train.h5 records a collapse."""
+    count, _, unknown = collapsed_count(folder, members, point)
     text = f", {count} collapsed" if count else ", none collapsed"
     return text + (f", {unknown} not trained" if unknown else "")
 
@@ -301,19 +309,6 @@ def history_figure(folder, out, experiment):
     return True
 
 
-def collapsed_count(folder, members, point):
-    """(collapsed, trained) members of a grid point, from their train.h5."""
-    wanted = {f"{k.split('.')[-1]}={v}" for k, v in point.items()}
-    count = trained = 0
-    for member in str(members).split("\n"):
-        path = os.path.join(folder, member, "train.h5")
-        if wanted <= set(member.split(",")) and os.path.exists(path):
-            trained += 1
-            with h5py.File(path, "r") as training:
-                count += collapsed(training)
-    return count, trained
-
-
 def grid_table(path, out, experiment, split="test"):
     """<experiment>-grid[-split].md: per grid point, the learned optimizer's loss at step 100 and at
     the horizon on every problem (mean ± s.e. across seeds), its seeds and collapsed seeds, and a
@@ -334,7 +329,7 @@ def grid_table(path, out, experiment, split="test"):
                  "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
         for name in names:
             values, aggregate = points_of[problems[0]][name]
-            collapsed_seeds, trained = collapsed_count(os.path.dirname(path), file.attrs["sweep_members"], values)
+            collapsed_seeds, trained, _ = collapsed_count(os.path.dirname(path), file.attrs["sweep_members"], values)
             cells = [", ".join(f"{k.split('.')[-1]}={v}" for k, v in values.items()), str(int(aggregate.attrs["seeds"])),
                      f"{collapsed_seeds} of {trained}"]
             for problem in problems:

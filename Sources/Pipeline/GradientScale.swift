@@ -77,7 +77,7 @@ public struct GradientScaleProbe {
 
     /// Each layer's statistics over `samples` draws of θ₀ and a minibatch from `problem`.
     static func measure(_ problem: MLPProblem, samples: Int, threshold: Double?, generator: inout Generator) -> [LayerStatistics] {
-        var instance = problem.makeInstance(using: &generator)
+        let instance = problem.makeInstance(using: &generator)
         let ranges = instance.layerRanges
         var weights = [[Float]](repeating: [], count: ranges.count), biases = weights
         var gradient = [Float](repeating: 0, count: instance.parameterCount)
@@ -160,9 +160,7 @@ public struct MetaGradientProbe {
     private func norms<P: Problem>(_ problem: P, progress: (Int, Double) -> Void) -> [Double] {
         let trainer = MetaTrainer(problem: problem, architecture: configuration.architecture, configuration: configuration.training, seed: configuration.seed)
         return (1...unrolls).map { index in
-            let norm = (try? trainer.trainUnroll()).map { _ in
-                trainer.lastMetaGradient.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-            } ?? .infinity
+            let norm = (try? trainer.trainUnroll())?.metaGradientNorm ?? .infinity
             progress(index, norm)
             return norm
         }

@@ -174,7 +174,6 @@ public struct Sweep: Sendable {
         mapping[Node(first)] = .mapping(child)
     }
 
-    /// A value as its YAML text (`0.003`, `[20, 20]`).
     /// A value on one line, in YAML's flow style: `0.01`, `[20, 20]`, `{kind: gaussian, weights: 0.001}`.
     static func text(_ node: Node) -> String {
         switch node {

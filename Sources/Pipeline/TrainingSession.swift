@@ -56,7 +56,7 @@ final class TrainingSession<P: Problem> {
             // Training goes on past an earlier end: /phi/best is the running best again until
             // the new end re-evaluates the candidates.
             state.candidatesReevaluated = false
-            try writeBest(state.best, attributes: [:])
+            try writeBest(state.best)
         }
         let progress = ProgressLine(label: "meta-training \(configuration.name)", total: epochs, startingAt: state.trajectoriesDone)
         while state.trajectoriesDone < epochs {
@@ -146,7 +146,7 @@ final class TrainingSession<P: Problem> {
             state.candidates?.offer(validated)
             if loss.isFinite, loss < state.best.loss {
                 state.best = validated
-                try writeBest(validated, attributes: [:])
+                try writeBest(validated)
             }
         }
         if epoch % configuration.historyPeriod == 0 {
@@ -159,19 +159,22 @@ final class TrainingSession<P: Problem> {
 
     // MARK: Model selection
 
-    /// Writes `best` as `/phi/best` with its epoch, its validation score and `attributes`
-    /// (replacing those of an earlier selection).
-    private func writeBest(_ best: BestPhi, attributes: [String: Double]) throws {
+    /// Writes `best` as `/phi/best` with its epoch, its validation score and, once the top-k
+    /// candidates were re-evaluated, its re-evaluated score (removed again when training goes on).
+    private func writeBest(_ best: BestPhi, reevaluatedLoss: Double? = nil) throws {
         var phi = trainer.phi
         phi.values = best.values
         try TrainFile.writePhi(phi, to: TrainFile.best, in: file)
         let group = try file.openGroup(TrainFile.best)
         try group.setAttribute("epoch", Int64(best.epoch))
         try group.setAttribute("validation_loss", best.loss)
-        for name in ["reevaluated_loss"] where group.hasAttribute(name) && attributes[name] == nil { try group.removeAttribute(name) }
-        for (name, value) in attributes { try group.setAttribute(name, value) }
+        if let reevaluatedLoss {
+            try group.setAttribute("reevaluated_loss", reevaluatedLoss)
+        } else if group.hasAttribute("reevaluated_loss") {
+            try group.removeAttribute("reevaluated_loss")
+        }
         if let candidates = state.candidates {
-            try group.setAttribute("selection", attributes.isEmpty
+            try group.setAttribute("selection", reevaluatedLoss == nil
                 ? "the best validation score so far (the top \(candidates.capacity) are re-evaluated when training ends)"
                 : "the best of the top \(candidates.capacity) validation scores, re-evaluated on fresh problems")
         }
@@ -201,7 +204,7 @@ final class TrainingSession<P: Problem> {
         try group.createDataset("top_k/reevaluated_loss", values: scores, shape: [count])
             .setAttribute("description", "each candidate's score on the same fresh validation problems, after training")
         let winner = scores.indices.min { scores[$0] < scores[$1] } ?? 0
-        try writeBest(candidates.members[winner], attributes: ["reevaluated_loss": scores[winner]])
+        try writeBest(candidates.members[winner], reevaluatedLoss: scores[winner])
         state.candidatesReevaluated = true
         note("/phi/best: trajectory \(candidates.members[winner].epoch), re-evaluated score \(String(format: "%.4g", scores[winner])) (during training \(String(format: "%.4g", candidates.members[winner].loss)))")
         return true

@@ -34,12 +34,17 @@ public struct MetaTrainingConfiguration: Sendable, Equatable {
     /// norm it had.
     @discardableResult
     public static func clip(_ gradient: inout [Float], norm clip: Float) -> Double {
-        let norm = gradient.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        let norm = norm(gradient)
         if norm > Double(clip) {
             let scale = Float(Double(clip) / norm)
             for index in gradient.indices { gradient[index] *= scale }
         }
         return norm
+    }
+
+    /// The Euclidean norm of `gradient`, accumulated in double precision.
+    public static func norm(_ gradient: [Float]) -> Double {
+        gradient.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
     }
 
     /// The weights of an unroll of `length` steps.
@@ -246,7 +251,8 @@ public final class MetaTrainer<P: Problem> {
         let start = current[0].step
         let length = min(configuration.unrollLength, configuration.steps - start)
         let weights = configuration.weights(length: length)
-        var losses = [Float](repeating: 0, count: length + 1)
+        // Sums over the K trajectories (the first one's values start them), divided by K below.
+        var losses: [Float] = []
         var metaLoss = 0.0
         for k in current.indices {
             // Each trajectory's minibatches are drawn just before its unroll, so that K = 1 draws
@@ -261,25 +267,26 @@ public final class MetaTrainer<P: Problem> {
                 throw .nonFiniteGradient(step: start, error)
             }
             metaLoss += zip(weights, unrolled).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-            if count == 1 {
+            if k == 0 {
                 losses = unrolled
                 backward(tape, steps: length, weights: weights, into: &dPhi)
             } else {
-                for t in losses.indices { losses[t] += unrolled[t] / Float(count) }
+                for t in losses.indices { losses[t] += unrolled[t] }
                 backward(tape, steps: length, weights: weights, into: &dPhiOne)
-                if k == 0 { dPhi.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
-                let share = 1 / Float(count)
-                for index in dPhi.indices { dPhi[index] += share * dPhiOne[index] }
+                for index in dPhi.indices { dPhi[index] += dPhiOne[index] }
             }
         }
-        metaLoss /= Double(count)
+        if count > 1 {
+            for t in losses.indices { losses[t] /= Float(count) }
+            for index in dPhi.indices { dPhi[index] /= Float(count) }
+            metaLoss /= Double(count)
+        }
         guard metaLoss.isFinite, dPhi.allSatisfy(\.isFinite) else {
             trajectories = []
             throw .nonFiniteMetaLoss(step: start, metaLoss: metaLoss)
         }
         lastMetaGradient = dPhi
-        let norm = dPhi.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-        if let clip = configuration.metaGradientClip { MetaTrainingConfiguration.clip(&dPhi, norm: clip) }
+        let norm = configuration.metaGradientClip.map { MetaTrainingConfiguration.clip(&dPhi, norm: $0) } ?? MetaTrainingConfiguration.norm(dPhi)
         let rate = configuration.schedule.learningRate(base: configuration.metaLearningRate, step: metaState.step + 1)
         Adam(learningRate: rate).step(&phi.values, gradient: dPhi, state: &metaState)
 
