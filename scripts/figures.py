@@ -138,26 +138,37 @@ def grid_points(problem_group):
     return points
 
 
-def collapsed_count(folder, members, point):
+def point_members(file, point, aggregate=None):
+    """(trained, not trained): the member ids of a grid point. The aggregate names its members
+    (attribute `members`); older files are matched by the point's values in the ids, as are the
+    members an evaluation with --trained-only left out (`sweep_members_missing`)."""
+    wanted = {f"{k.split('.')[-1]}={v}" for k, v in point.items()}
+    matching = lambda attribute: [m for m in str(file.attrs.get(attribute, "")).split("\n") if m and wanted <= set(m.split(","))]
+    trained = str(aggregate.attrs["members"]).split("\n") if aggregate is not None and "members" in aggregate.attrs else matching("sweep_members")
+    return trained, matching("sweep_members_missing")
+
+
+def collapsed_count(file, point, aggregate=None):
     """(collapsed, trained, not trained): the members of a grid point, by whether their train.h5
     exists and records a collapse."""
-    wanted = {f"{k.split('.')[-1]}={v}" for k, v in point.items()}
-    count = trained = untrained = 0
-    for member in str(members).split("\n"):
-        if wanted <= set(member.split(",")):
-            path = os.path.join(folder, member, "train.h5")
-            if not os.path.exists(path):
-                untrained += 1
-                continue
-            trained += 1
-            with h5py.File(path, "r") as training:
-                count += collapsed(training)
+    folder = os.path.dirname(file.filename)
+    members, missing = point_members(file, point, aggregate)
+    count = trained = 0
+    untrained = len(missing)
+    for member in members:
+        path = os.path.join(folder, member, "train.h5")
+        if not os.path.exists(path):
+            untrained += 1
+            continue
+        trained += 1
+        with h5py.File(path, "r") as training:
+            count += collapsed(training)
     return count, trained, untrained
 
 
-def collapsed_text(folder, members, point):
+def collapsed_text(file, point, aggregate=None):
     """", k collapsed" for the members of a grid point whose train.h5 records a collapse."""
-    count, _, unknown = collapsed_count(folder, members, point)
+    count, _, unknown = collapsed_count(file, point, aggregate)
     text = f", {count} collapsed" if count else ", none collapsed"
     return text + (f", {unknown} not trained" if unknown else "")
 
@@ -214,7 +225,7 @@ def grid_figure(path, out, experiment, split="test"):
                     lines = {}
                     for values, aggregate in points_of[problem].values():
                         lines.setdefault(tuple(values[k] for k in others), []).append(
-                            (values[key], float(aggregate["mean"][step]), float(aggregate["stderr"][step]), int(aggregate.attrs["seeds"])))
+                            (values[key], float(aggregate["mean"][step]), float(aggregate["stderr"][step]), aggregate))
                     for number, (fixed, entries) in enumerate(sorted(lines.items())):
                         numeric = all(as_number(v) is not None for v, *_ in entries)
                         entries.sort(key=lambda e: as_number(e[0]) if numeric else e[0])
@@ -227,10 +238,10 @@ def grid_figure(path, out, experiment, split="test"):
                         elif min(x) > 0 and max(x) / min(x) >= 10:
                             axis.set_xscale("log")
                         if row == 0 and column == 0:
-                            for v, m, e, n in entries:
+                            for v, m, e, aggregate in entries:
                                 point = dict(zip(others, fixed), **{key: v})
-                                print(f"  {label}, {key.split('.')[-1]}={v}: step {step}: {m:.4g} ± {e:.2g} ({n} seeds"
-                                      f"{collapsed_text(os.path.dirname(path), file.attrs['sweep_members'], point)})")
+                                print(f"  {label}, {key.split('.')[-1]}={v}: step {step}: {m:.4g} ± {e:.2g} "
+                                      f"({int(aggregate.attrs['seeds'])} seeds{collapsed_text(file, point, aggregate)})")
                     best = best_baseline(file["problems"][problem], step)
                     if best:
                         axis.axhline(best[0], color=colour, linestyle=":", linewidth=1, label=f"{problem}: best baseline ({STYLE[best[1]][0]})")
@@ -329,9 +340,9 @@ def grid_table(path, out, experiment, split="test"):
                  "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
         for name in names:
             values, aggregate = points_of[problems[0]][name]
-            collapsed_seeds, trained, _ = collapsed_count(os.path.dirname(path), file.attrs["sweep_members"], values)
-            cells = [", ".join(f"{k.split('.')[-1]}={v}" for k, v in values.items()), str(int(aggregate.attrs["seeds"])),
-                     f"{collapsed_seeds} of {trained}"]
+            collapsed_seeds, trained, untrained = collapsed_count(file, values, aggregate)
+            seeds = str(int(aggregate.attrs["seeds"])) + (f" ({untrained} not trained)" if untrained else "")
+            cells = [", ".join(f"{k.split('.')[-1]}={v}" for k, v in values.items()), seeds, f"{collapsed_seeds} of {trained}"]
             for problem in problems:
                 point = points_of[problem][name][1]
                 for t in steps:

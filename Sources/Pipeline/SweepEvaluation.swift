@@ -12,18 +12,24 @@ import L2L
 /// `/problems/<p>/lstm/<grid point>/across_seeds/` (`mean` of the members' mean curves, `stderr`
 /// the standard error across seeds, attribute `seeds`). With one grid point,
 /// `/problems/<p>/lstm/mean` and `stderr` are that aggregate, so the figures draw across-seed bands.
+/// Each aggregate names its members (attribute `members`), so that readers need not match ids.
+///
+/// With `trainedOnly`, members without a `train.h5` are left out (recorded in
+/// `sweep_members_missing`) instead of refused: an interim table while a long sweep trains.
 public struct SweepEvaluation {
     public var sweep: Sweep
     public var folder: String
     public var mnistPath: String
 
     public var split: EvaluationSplit
+    public var trainedOnly: Bool
 
-    public init(sweep: Sweep, folder: String, mnistPath: String, split: EvaluationSplit = .test) {
+    public init(sweep: Sweep, folder: String, mnistPath: String, split: EvaluationSplit = .test, trainedOnly: Bool = false) {
         self.sweep = sweep
         self.folder = folder
         self.mnistPath = mnistPath
         self.split = split
+        self.trainedOnly = trainedOnly
     }
 
     public var path: String { RunFolder(path: folder).evalPath(split) }
@@ -38,12 +44,20 @@ public struct SweepEvaluation {
         guard var configuration = sweep.members.first?.configuration else { return }
         configuration.seed = sweep.evaluationSeed
         // Every member's φ, checked, before any work.
-        let sources = try sweep.members.map { member -> EvaluationRun.Source in
-            let run = EvaluationRun(configuration: member.configuration, runFolder: "\(folder)/\(member.id)", mnistPath: mnistPath)
-            guard FileManager.default.fileExists(atPath: run.trainPath) else {
-                throw RunError(file: run.trainPath, "member \(member.id) is not trained yet; run l2l-train \(sweep.path) --member \(member.index)")
-            }
-            return try run.loadPhi()
+        let trainPath = { (member: SweepMember) in RunFolder(path: "\(folder)/\(member.id)").trainPath }
+        let untrained = sweep.members.filter { !FileManager.default.fileExists(atPath: trainPath($0)) }
+        if let first = untrained.first, !trainedOnly {
+            throw RunError(file: trainPath(first),
+                           "member \(first.id) is not trained yet (\(untrained.count) of \(sweep.members.count) members are not); "
+                           + "run l2l-train \(sweep.path) --member \(first.index), or evaluate the trained ones with --trained-only")
+        }
+        let trained = sweep.members.filter { member in !untrained.contains { $0.id == member.id } }
+        guard !trained.isEmpty else {
+            throw RunError(file: folder, "no member of the sweep \(sweep.path) is trained yet; run l2l-train \(sweep.path)")
+        }
+        if !untrained.isEmpty { note("leaving out \(untrained.count) members not trained yet: \(untrained.map(\.id).joined(separator: " "))") }
+        let sources = try trained.map { member -> EvaluationRun.Source in
+            try EvaluationRun(configuration: member.configuration, runFolder: "\(folder)/\(member.id)", mnistPath: mnistPath).loadPhi()
         }
         let evaluation = EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: mnistPath, split: split)
         let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [split.mnistSplit])
@@ -53,30 +67,33 @@ public struct SweepEvaluation {
         try file.setAttribute("format", "l2l-eval")
         try file.setAttribute("format_version", Int32(2))
         try file.setAttribute("split", split.rawValue)
-        try file.setAttribute("sweep_members", sweep.members.map(\.id).joined(separator: "\n"))
-        try file.setAttribute("phi_source", "/phi/best of each of the \(sweep.members.count) members")
+        try file.setAttribute("sweep_members", trained.map(\.id).joined(separator: "\n"))
+        if !untrained.isEmpty { try file.setAttribute("sweep_members_missing", untrained.map(\.id).joined(separator: "\n")) }
+        try file.setAttribute("phi_source", "/phi/best of each of the \(trained.count) members"
+                              + (untrained.isEmpty ? "" : " trained (\(untrained.count) of the sweep's \(sweep.members.count) not yet)"))
         try file.setAttribute("horizon", Int64(configuration.horizon))
         let baselinesKey = Self.baselinesKey(configuration: configuration, split: split)
         try file.setAttribute("baselines_key", baselinesKey)
         let earlier = try earlierBaselines(key: baselinesKey, provenance: file)
 
-        let points = Dictionary(grouping: sweep.members, by: Sweep.gridPoint(of:))
+        let points = Dictionary(grouping: trained, by: Sweep.gridPoint(of:))
+        let onePoint = Set(sweep.members.map(Sweep.gridPoint(of:))).count == 1
         let steps = configuration.horizon + 1
         for problem in configuration.evaluationProblems {
             let reused = try earlier.map { try Self.baselines(of: problem.name, in: $0) }
-            note("evaluating on \(problem.name): \(reused == nil ? "the baselines" : "the baselines of the earlier \(path) (nothing they depend on changed)"), then \(sweep.members.count) members")
+            note("evaluating on \(problem.name): \(reused == nil ? "the baselines" : "the baselines of the earlier \(path) (nothing they depend on changed)"), then \(trained.count) members")
             let results: [EvaluationRun.Result]
             /// The baselines once, then every member's learned optimizer.
             func evaluate<P: Problem>(_ optimizee: P) -> [EvaluationRun.Result] {
                 (reused ?? evaluation.baselines(problem: optimizee, name: problem.name))
-                    + zip(sweep.members, sources).map { evaluation.learned(problem: optimizee, name: problem.name, phi: $1.phi, as: "lstm/members/\($0.id)") }
+                    + zip(trained, sources).map { evaluation.learned(problem: optimizee, name: problem.name, phi: $1.phi, as: "lstm/members/\($0.id)") }
             }
             switch AnyProblem(problem.optimizee, data: try experiment.data(split.mnistSplit)) {
             case let .quadratic(quadratic): results = evaluate(quadratic)
             case let .mlp(mlp): results = evaluate(mlp)
             }
             try evaluation.write(results, problem: problem.name, to: file)
-            for (member, source) in zip(sweep.members, sources) {
+            for (member, source) in zip(trained, sources) {
                 let group = try file.openGroup("problems/\(problem.name)/lstm/members/\(member.id)")
                 try group.setAttribute("train_run_id", source.runID)
                 try group.setAttribute("phi_epoch", source.epoch)
@@ -91,11 +108,12 @@ public struct SweepEvaluation {
                 try file.createDataset("\(group)/stderr", values: standardError, shape: [steps])
                     .setAttribute("description", "standard error of that mean across seeds (sample standard deviation of the seeds' mean curves over √seeds)")
                 try file.openGroup(group).setAttribute("seeds", Int64(members.count))
+                try file.openGroup(group).setAttribute("members", members.map(\.id).joined(separator: "\n"))
                 // The point's values by key, so that readers need not parse its name.
                 let grid = members[0].overrides.filter { $0.key != "seed" }
                 try file.openGroup(group).setAttribute("grid_keys", grid.map(\.key).joined(separator: "\n"))
                 try file.openGroup(group).setAttribute("grid_values", grid.map(\.value).joined(separator: "\n"))
-                if points.count == 1 {
+                if onePoint {
                     try file.createDataset("problems/\(problem.name)/lstm/mean", values: mean, shape: [steps])
                     try file.createDataset("problems/\(problem.name)/lstm/stderr", values: standardError, shape: [steps])
                     try file.openGroup("problems/\(problem.name)/lstm").setAttribute("band", "standard error across \(members.count) seeds")

@@ -24,7 +24,9 @@ struct EvalCommand: ParsableCommand {
             and which run and φ it evaluated (train_run_id, phi_epoch). On a sweep, every member's \
             /phi/best is evaluated against the baselines (run once per problem), all on the same draws, \
             into OUT/eval.h5 with each member's curves and, per grid point, the mean and standard \
-            error across seeds (across_seeds); --member evaluates one member in its own folder. φ is \
+            error across seeds (across_seeds, naming its members); a member not trained yet is an \
+            error, unless --trained-only leaves it out (recorded in sweep_members_missing: an interim \
+            table while a sweep trains); --member evaluates one member in its own folder. φ is \
             refused when a value is NaN or infinite or a tensor has another shape. The file is built in memory and saved whole \
             (temporary file, fsync, rename): a failure, a full disk or a signal leaves the previous \
             eval.h5 and no temporary file. One process at a time may use a run folder (OUT/.lock). \
@@ -68,6 +70,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The data evaluated on: test (OUT/eval.h5: MNIST's t10k images) or validation (OUT/eval-validation.h5: MNIST's validation split, quadratics drawn independently of test), where recipes are chosen.", valueName: "split"))
     var split: EvaluationSplit = .test
 
+    @Flag(help: "On a sweep: evaluate the members trained so far and leave out (and record) the others, instead of refusing.")
+    var trainedOnly = false
+
     @Flag(help: "Instead: evaluate snapshots of /phi/history on the validation split (the learning curve of meta-training) into OUT/history.h5; on a sweep, in every member's folder.")
     var history = false
 
@@ -85,6 +90,7 @@ struct EvalCommand: ParsableCommand {
         if every < 1 { throw ValidationError("--every must be at least 1, got \(every)") }
         if !history, every != 1 || problems != nil { throw ValidationError("--every and --problems go with --history") }
         if history, split != .test { throw ValidationError("--history always evaluates on the validation split; drop --split") }
+        if trainedOnly, history || member != nil { throw ValidationError("--trained-only goes with the evaluation of a whole sweep, not --history or --member") }
     }
 
     func run() throws {
@@ -99,9 +105,10 @@ struct EvalCommand: ParsableCommand {
                 return
             }
             if case let .sweep(sweep) = file, member == nil {
-                try SweepEvaluation(sweep: sweep, folder: out ?? "runs/\(sweep.name)", mnistPath: data, split: split).run()
+                try SweepEvaluation(sweep: sweep, folder: out ?? "runs/\(sweep.name)", mnistPath: data, split: split, trainedOnly: trainedOnly).run()
                 return
             }
+            if trainedOnly { throw ValidationError("--trained-only goes with a sweep; \(pipeline) has no sweep section") }
             // One run, or one member alone in its own folder, like a run of its own.
             for (configuration, folder) in try runs(of: file) {
                 try EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: data, split: split).run()

@@ -231,6 +231,7 @@ struct SweepEvaluationTests {
         #expect(zip(acrossError, standardError).allSatisfy { abs($0 - $1) <= 1e-12 * max(abs($1), 1) })
         #expect(standardError.contains { $0 > 0 }, "the seeds' curves do not differ")
         #expect(try problem.openGroup("lstm/all-seeds/across_seeds").attribute("seeds", as: Int64.self) == 3)
+        #expect(try problem.openGroup("lstm/all-seeds/across_seeds").stringAttribute("members") == ids.joined(separator: "\n"))
         #expect(try problem.openDataset("lstm/mean").read(Double.self) == across)
         // Common random numbers: every optimizer starts from the same instances and θ₀.
         let runs = 4, columns = steps
@@ -243,6 +244,39 @@ struct SweepEvaluationTests {
         for id in ids {
             #expect(try problem.openGroup("lstm/members/\(id)").stringAttribute("train_run_id") == File.open(out + "/\(id)/train.h5").stringAttribute("run_id"))
         }
+    }
+
+    @Test("a member not trained yet: refused, naming it and --trained-only; with --trained-only the trained members are evaluated, the others recorded as missing")
+    func untrainedMembers() throws {
+        let folder = try TemporaryDirectory()
+        defer { withExtendedLifetime(folder) {} }
+        let pipeline = folder.path("sweep.yaml"), out = folder.path("runs")
+        try SweepTests.sweepFile("sweep:\n  seeds: [1, 2, 3]\n", epochs: 2).write(toFile: pipeline, atomically: true, encoding: .utf8)
+        for member in ["0", "2"] {
+            #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out, "--member", member]).status == 0)
+        }
+        let refused = try runProcess(executable("l2l-eval"), [pipeline, "--out", out])
+        #expect(refused.status == 1)
+        #expect(refused.standardError.contains("seed=2/train.h5") && refused.standardError.contains("--trained-only")
+                && refused.standardError.contains("1 of 3"), "\(refused.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: out + "/eval.h5"))
+
+        let partial = try runProcess(executable("l2l-eval"), [pipeline, "--out", out, "--trained-only"])
+        #expect(partial.status == 0, "\(partial.standardError)")
+        let file = try File.open(out + "/eval.h5")
+        #expect(try file.stringAttribute("sweep_members") == "seed=1\nseed=3")
+        #expect(try file.stringAttribute("sweep_members_missing") == "seed=2")
+        let problem = try file.openGroup("problems/quadratic/lstm")
+        #expect(try problem.openGroup("members").children().sorted() == ["seed=1", "seed=3"])
+        #expect(try problem.openGroup("all-seeds/across_seeds").attribute("seeds", as: Int64.self) == 2)
+        #expect(try problem.openGroup("all-seeds/across_seeds").stringAttribute("members") == "seed=1\nseed=3")
+
+        // Once every member is trained, a plain evaluation has them all and no missing list.
+        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out, "--member", "1"]).status == 0)
+        #expect(try runProcess(executable("l2l-eval"), [pipeline, "--out", out]).status == 0)
+        let complete = try File.open(out + "/eval.h5")
+        #expect(try complete.stringAttribute("sweep_members") == "seed=1\nseed=2\nseed=3")
+        #expect(!(try complete.attributeNames().contains("sweep_members_missing")))
     }
 
     @Test("a grid: one across_seeds aggregate per grid point over its seeds, naming the point's keys and values; no single lstm curve")
