@@ -16,6 +16,8 @@ import L2L
 ///
 /// With `trainedOnly`, members without a `train.h5` are left out (recorded in
 /// `sweep_members_missing`) instead of refused: an interim table while a long sweep trains.
+/// `baselinesFrom` names another evaluation (say, another study's) whose baselines are copied
+/// when they were computed under the same key and data; otherwise it is refused.
 public struct SweepEvaluation {
     public var sweep: Sweep
     public var folder: String
@@ -23,13 +25,16 @@ public struct SweepEvaluation {
 
     public var split: EvaluationSplit
     public var trainedOnly: Bool
+    public var baselinesFrom: String?
 
-    public init(sweep: Sweep, folder: String, mnistPath: String, split: EvaluationSplit = .test, trainedOnly: Bool = false) {
+    public init(sweep: Sweep, folder: String, mnistPath: String, split: EvaluationSplit = .test,
+                trainedOnly: Bool = false, baselinesFrom: String? = nil) {
         self.sweep = sweep
         self.folder = folder
         self.mnistPath = mnistPath
         self.split = split
         self.trainedOnly = trainedOnly
+        self.baselinesFrom = baselinesFrom
     }
 
     public var path: String { RunFolder(path: folder).evalPath(split) }
@@ -74,14 +79,16 @@ public struct SweepEvaluation {
         try file.setAttribute("horizon", Int64(configuration.horizon))
         let baselinesKey = Self.baselinesKey(configuration: configuration, split: split)
         try file.setAttribute("baselines_key", baselinesKey)
-        let earlier = try earlierBaselines(key: baselinesKey, provenance: file)
+        let earlier = try baselinesFrom.map { try givenBaselines($0, key: baselinesKey, provenance: file) }
+            ?? earlierBaselines(at: path, key: baselinesKey, provenance: file)
+        let source = baselinesFrom ?? path
 
         let points = Dictionary(grouping: trained, by: Sweep.gridPoint(of:))
         let onePoint = Set(sweep.members.map(Sweep.gridPoint(of:))).count == 1
         let steps = configuration.horizon + 1
         for problem in configuration.evaluationProblems {
             let reused = try earlier.map { try Self.baselines(of: problem.name, in: $0) }
-            note("evaluating on \(problem.name): \(reused == nil ? "the baselines" : "the baselines of the earlier \(path) (nothing they depend on changed)"), then \(trained.count) members")
+            note("evaluating on \(problem.name): \(reused == nil ? "the baselines" : "the baselines of \(baselinesFrom == nil ? "the earlier " : "")\(source) (nothing they depend on changed)"), then \(trained.count) members")
             let results: [EvaluationRun.Result]
             /// The baselines once, then every member's learned optimizer.
             func evaluate<P: Problem>(_ optimizee: P) -> [EvaluationRun.Result] {
@@ -136,12 +143,33 @@ public struct SweepEvaluation {
 
     /// The existing evaluation file, when its baselines were computed under the same key and on
     /// the same data (the MNIST checksums `provenance` records); nil otherwise.
-    private func earlierBaselines(key: String, provenance: File) throws -> File? {
+    private func earlierBaselines(at path: String, key: String, provenance: File) throws -> File? {
         guard File.isHDF5(path), let earlier = try? File.open(path),
               (try? earlier.stringAttribute("baselines_key")) == key else { return nil }
-        let data = try provenance.attributeNames().filter { $0.hasPrefix("mnist") }
-        for name in data where (try? earlier.stringAttribute(name)) != (try? provenance.stringAttribute(name)) { return nil }
-        return earlier
+        return try Self.differentData(earlier, provenance) == nil ? earlier : nil
+    }
+
+    /// The evaluation at `path` the user named for its baselines: refused, naming what differs,
+    /// unless they were computed under `key` on the same data.
+    private func givenBaselines(_ path: String, key: String, provenance: File) throws -> File {
+        guard File.isHDF5(path) else { throw RunError(file: path, "--baselines-from: not an HDF5 file (expected an eval.h5 of l2l-eval)") }
+        let given = try File.open(path)
+        guard let givenKey = try? given.stringAttribute("baselines_key") else {
+            throw RunError(file: path, "--baselines-from: no baselines_key attribute (not a sweep's evaluation, or an older l2l-eval)")
+        }
+        guard givenKey == key else {
+            throw RunError(file: path, "--baselines-from: its baselines were computed under another key, so they would differ from this evaluation's: it has \"\(givenKey)\", this evaluation needs \"\(key)\"")
+        }
+        if let name = try Self.differentData(given, provenance) {
+            throw RunError(file: path, "--baselines-from: attribute \(name) differs from this evaluation's data")
+        }
+        return given
+    }
+
+    /// The first MNIST checksum attribute of `provenance` that `other` records differently.
+    private static func differentData(_ other: File, _ provenance: File) throws -> String? {
+        try provenance.attributeNames().filter { $0.hasPrefix("mnist") }
+            .first { (try? other.stringAttribute($0)) != (try? provenance.stringAttribute($0)) }
     }
 
     /// The baselines' results on `problem` as `file` holds them.

@@ -26,7 +26,9 @@ struct EvalCommand: ParsableCommand {
             into OUT/eval.h5 with each member's curves and, per grid point, the mean and standard \
             error across seeds (across_seeds, naming its members); a member not trained yet is an \
             error, unless --trained-only leaves it out (recorded in sweep_members_missing: an interim \
-            table while a sweep trains); --member evaluates one member in its own folder. φ is \
+            table while a sweep trains); --baselines-from FILE copies the baselines from another sweep's \
+            evaluation made under the same evaluation section, seed, split, data and code (refused \
+            otherwise); --member evaluates one member in its own folder. φ is \
             refused when a value is NaN or infinite or a tensor has another shape. The file is built in memory and saved whole \
             (temporary file, fsync, rename): a failure, a full disk or a signal leaves the previous \
             eval.h5 and no temporary file. One process at a time may use a run folder (OUT/.lock). \
@@ -73,6 +75,9 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "On a sweep: evaluate the members trained so far and leave out (and record) the others, instead of refusing.")
     var trainedOnly = false
 
+    @Option(help: ArgumentHelp("On a sweep: copy the baselines from this evaluation file (another sweep's eval.h5 with the same evaluation section, seed, split, data and code), instead of tuning and running them; refused when they would differ.", valueName: "eval.h5"))
+    var baselinesFrom: String?
+
     @Flag(help: "Instead: evaluate snapshots of /phi/history on the validation split (the learning curve of meta-training) into OUT/history.h5; on a sweep, in every member's folder.")
     var history = false
 
@@ -91,6 +96,7 @@ struct EvalCommand: ParsableCommand {
         if !history, every != 1 || problems != nil { throw ValidationError("--every and --problems go with --history") }
         if history, split != .test { throw ValidationError("--history always evaluates on the validation split; drop --split") }
         if trainedOnly, history || member != nil { throw ValidationError("--trained-only goes with the evaluation of a whole sweep, not --history or --member") }
+        if baselinesFrom != nil, history || member != nil { throw ValidationError("--baselines-from goes with the evaluation of a whole sweep, not --history or --member") }
     }
 
     func run() throws {
@@ -105,10 +111,13 @@ struct EvalCommand: ParsableCommand {
                 return
             }
             if case let .sweep(sweep) = file, member == nil {
-                try SweepEvaluation(sweep: sweep, folder: out ?? "runs/\(sweep.name)", mnistPath: data, split: split, trainedOnly: trainedOnly).run()
+                try SweepEvaluation(sweep: sweep, folder: out ?? "runs/\(sweep.name)", mnistPath: data, split: split,
+                                    trainedOnly: trainedOnly, baselinesFrom: baselinesFrom).run()
                 return
             }
-            if trainedOnly { throw ValidationError("--trained-only goes with a sweep; \(pipeline) has no sweep section") }
+            if trainedOnly || baselinesFrom != nil {
+                throw ValidationError("--trained-only and --baselines-from go with a sweep; \(pipeline) has no sweep section")
+            }
             // One run, or one member alone in its own folder, like a run of its own.
             for (configuration, folder) in try runs(of: file) {
                 try EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: data, split: split).run()

@@ -320,4 +320,37 @@ struct SweepEvaluationTests {
         #expect(third.status == 0 && third.standardError.contains("adam: learning rate") && !third.standardError.contains("the baselines of the earlier"), "\(third.standardError)")
         #expect(try File.open(out + "/eval.h5").openDataset("problems/quadratic/adam/loss").shape == [5, 21])
     }
+
+    @Test("--baselines-from another sweep's evaluation: its baselines copied when computed under the same key (the same numbers as computing them), refused naming the key otherwise, nothing written")
+    func baselinesFromAnotherSweep() throws {
+        let (folder, pipeline, out) = try Self.trainedSweep("sweep:\n  seeds: [1, 2]\n", epochs: 2)
+        defer { withExtendedLifetime(folder) {} }
+        #expect(try runProcess(executable("l2l-eval"), [pipeline, "--out", out]).status == 0)
+        // A second study: other members, the same evaluation section and seed.
+        let other = folder.path("other.yaml"), otherOut = folder.path("other")
+        try SweepTests.sweepFile("sweep:\n  seeds: [3]\n", epochs: 2).write(toFile: other, atomically: true, encoding: .utf8)
+        #expect(try runProcess(executable("l2l-train"), [other, "--out", otherOut]).status == 0)
+        let copied = try runProcess(executable("l2l-eval"), [other, "--out", otherOut, "--baselines-from", out + "/eval.h5"])
+        #expect(copied.status == 0 && copied.standardError.contains("the baselines of \(out)/eval.h5")
+                && !copied.standardError.contains("adam: learning rate"), "\(copied.standardError)")
+        let baselines = { (path: String) throws -> [[Float]] in
+            let file = try File.open(path)
+            return try ["sgd", "nag", "rmsprop", "adam"].map { try file.openDataset("problems/quadratic/\($0)/loss").read(Float.self) }
+        }
+        #expect(try baselines(otherOut + "/eval.h5") == baselines(out + "/eval.h5"))
+        try FileManager.default.removeItem(atPath: otherOut + "/eval.h5")
+        #expect(try runProcess(executable("l2l-eval"), [other, "--out", otherOut]).status == 0)
+        #expect(try baselines(otherOut + "/eval.h5") == baselines(out + "/eval.h5"), "copied baselines differ from computed ones")
+
+        // Another evaluation section: the baselines would differ, so they are refused.
+        try FileManager.default.removeItem(atPath: otherOut + "/eval.h5")
+        try SweepTests.sweepFile("sweep:\n  seeds: [3]\n", epochs: 2).replacingOccurrences(of: "  runs: 4\n", with: "  runs: 5\n")
+            .write(toFile: other, atomically: true, encoding: .utf8)
+        let refused = try runProcess(executable("l2l-eval"), [other, "--out", otherOut, "--baselines-from", out + "/eval.h5"])
+        #expect(refused.status == 1 && refused.standardError.contains("\(out)/eval.h5") && refused.standardError.contains("another key")
+                && refused.standardError.contains("runs 5"), "\(refused.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: otherOut + "/eval.h5"))
+        let notHDF5 = try runProcess(executable("l2l-eval"), [other, "--out", otherOut, "--baselines-from", pipeline])
+        #expect(notHDF5.status == 1 && notHDF5.standardError.contains("not an HDF5 file"), "\(notHDF5.standardError)")
+    }
 }
