@@ -176,6 +176,7 @@ study: | build data/mnist.h5 venv
 	  pipelines/study/stability-warmup.yaml --out runs/study/dormancy.md
 	$(PYTHON) scripts/dormancy.py --bin $(RELEASE) pipelines/study/stability-warmup.yaml --unrolls 700 \
 	  --out runs/study/dormancy-warmup-700.md
+	$(PYTHON) scripts/stalls.py $(STUDIES:%=runs/study/%) --out runs/study/stalls.md
 	mkdir -p figures/study
 	$(PYTHON) scripts/figures.py --runs runs/study --out figures/study --only $(STUDIES) --split validation
 
