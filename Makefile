@@ -161,7 +161,7 @@ smoke: build data/mnist.h5 venv
 # is a sweep in pipelines/study/ (docs/fidelity.md says which hypothesis each tests); all of them
 # are about 70 member-trainings of 25 min to 4 h on one core, so pick some with
 # `make study STUDIES="meta-learning-rate stability-clip"`; every stage resumes where it stopped.
-STUDIES := meta-learning-rate stability-clip stability-warmup model-selection init-small init-fan-in two-layer-ceiling trajectories-per-update budget
+STUDIES := meta-learning-rate stability-clip stability-warmup stability-warmup-clip model-selection init-small init-fan-in two-layer-ceiling trajectories-per-update budget
 study: | build data/mnist.h5 venv
 	$(MAKE) --no-print-directory train EXPERIMENTS="$(STUDIES:%=study/%)"
 	@for study in $(STUDIES); do \
