@@ -28,6 +28,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+import stalls  # noqa: E402  (scripts/stalls.py: the collapse rule on logged losses)
+
 STYLE = {  # optimizer: (label, colour, line style)
     "lstm": ("LSTM", "tab:orange", "-"),
     "sgd": ("SGD", "tab:blue", "--"),
@@ -175,18 +177,13 @@ def collapsed_text(file, point, aggregate=None):
 
 def collapsed(training):
     """/trajectory@collapsed, or for a run trained before it was recorded the same rule
-    (CollapseDetector in Sources/Pipeline/Collapse.swift) applied to its logged losses: the median
-    of f(θ_T)/f(θ_0) over the last 20 trajectories is at least 0.98."""
+    (CollapseDetector in Sources/Pipeline/Collapse.swift, as scripts/stalls.py applies it) on its
+    logged losses: the median of f(θ_T)/f(θ_0) over the last 20 trajectories is at least 0.98."""
     trajectory = training["trajectory"]
     if "collapsed" in trajectory.attrs:
         return int(trajectory.attrs["collapsed"])
-    initial, final = trajectory["loss"][:, 0].astype(np.float64), trajectory["final_loss"][()].astype(np.float64)
-    if len(final) < 20:
-        return 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        progress = final[-20:] / initial[-20:]
-    progress[~np.isfinite(progress)] = 1
-    return int(np.median(progress) >= 0.98)
+    initial, final = trajectory["loss"][:, 0], trajectory["final_loss"][()]
+    return int(stalls.ends_stalled(stalls.stalls(initial, final), len(final)))
 
 
 def best_baseline(problem_group, step):

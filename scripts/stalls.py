@@ -23,7 +23,7 @@ def stalls(initial, final):
     """[(first, last)] 1-based trajectories at which the rule held, as contiguous intervals; a
     trajectory counts from the one completing the first stalled window."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        progress = final.astype(np.float64) / initial.astype(np.float64)
+        progress = np.asarray(final, dtype=np.float64) / np.asarray(initial, dtype=np.float64)
     progress[~np.isfinite(progress)] = 1
     intervals, start = [], None
     for t in range(WINDOW, len(progress) + 1):
@@ -38,6 +38,11 @@ def stalls(initial, final):
     return intervals
 
 
+def ends_stalled(intervals, trajectories):
+    """Whether the last of `stalls`' intervals reaches the last trajectory: a collapsed run."""
+    return bool(intervals) and intervals[-1][1] == trajectories
+
+
 def row(path):
     with h5py.File(path, "r") as training:
         trajectory = training["trajectory"]
@@ -46,7 +51,7 @@ def row(path):
         first = float(np.max(losses[0] / losses[0, 0]))
         intervals = stalls(initial, final)
         recorded = trajectory.attrs.get("collapsed")
-        ended = bool(intervals) and intervals[-1][1] == len(final)
+        ended = ends_stalled(intervals, len(final))
         if recorded is not None and bool(recorded) != ended:
             sys.exit(f"{path}: /trajectory@collapsed is {int(recorded)}, but its losses say {int(ended)}: the rule here differs from l2l-train's")
         validation = training["validation"]

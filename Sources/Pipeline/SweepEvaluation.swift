@@ -49,20 +49,21 @@ public struct SweepEvaluation {
         guard var configuration = sweep.members.first?.configuration else { return }
         configuration.seed = sweep.evaluationSeed
         // Every member's φ, checked, before any work.
-        let trainPath = { (member: SweepMember) in RunFolder(path: "\(folder)/\(member.id)").trainPath }
-        let untrained = sweep.members.filter { !FileManager.default.fileExists(atPath: trainPath($0)) }
+        let memberFolder = { (member: SweepMember) in "\(folder)/\(member.id)" }
+        let trainPath = { (member: SweepMember) in RunFolder(path: memberFolder(member)).trainPath }
+        let isTrained = { (member: SweepMember) in FileManager.default.fileExists(atPath: trainPath(member)) }
+        let trained = sweep.members.filter(isTrained), untrained = sweep.members.filter { !isTrained($0) }
         if let first = untrained.first, !trainedOnly {
             throw RunError(file: trainPath(first),
                            "member \(first.id) is not trained yet (\(untrained.count) of \(sweep.members.count) members are not); "
                            + "run l2l-train \(sweep.path) --member \(first.index), or evaluate the trained ones with --trained-only")
         }
-        let trained = sweep.members.filter { member in !untrained.contains { $0.id == member.id } }
         guard !trained.isEmpty else {
             throw RunError(file: folder, "no member of the sweep \(sweep.path) is trained yet; run l2l-train \(sweep.path)")
         }
         if !untrained.isEmpty { note("leaving out \(untrained.count) members not trained yet: \(untrained.map(\.id).joined(separator: " "))") }
         let sources = try trained.map { member -> EvaluationRun.Source in
-            try EvaluationRun(configuration: member.configuration, runFolder: "\(folder)/\(member.id)", mnistPath: mnistPath).loadPhi()
+            try EvaluationRun(configuration: member.configuration, runFolder: memberFolder(member), mnistPath: mnistPath).loadPhi()
         }
         let evaluation = EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: mnistPath, split: split)
         let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [split.mnistSplit])
