@@ -5,21 +5,22 @@ import TestSupport
 
 @Suite("experiment definitions")
 struct ConfigurationTests {
-    @Test("the shipped pipelines parse, with the paper's values")
+    @Test("the shipped pipelines parse, with the paper's values and the recipe of the fidelity study")
     func shipped() throws {
         let mnistSweep = try #require(try Sweep.load(contentsOf: packageRoot.appendingPathComponent("pipelines/mnist.yaml").path))
-        #expect(mnistSweep.members.count == 3 && mnistSweep.evaluationSeed == 20161205)
+        #expect(mnistSweep.members.count == 5 && mnistSweep.evaluationSeed == 20161205)
         let mnist = mnistSweep.members[0].configuration
         #expect(mnist.seed == 20161205)
         #expect(mnist.name == "mnist")
         #expect(mnist.optimizee == .mnist(hidden: [20], activation: .sigmoid, batchSize: 128))
         #expect(mnist.architecture == .paperMNIST)
-        #expect((mnist.steps, mnist.unrollLength, mnist.metaLearningRate) == (100, 20, 0.001))
+        #expect((mnist.steps, mnist.unrollLength, mnist.metaLearningRate) == (100, 20, 0.01))
+        #expect(mnist.metaGradientClip == 50 && mnist.metaLearningRateSchedule.warmupUpdates == 500)
         #expect(mnist.horizon == 200 && mnist.runs >= 20)
         #expect(mnist.evaluationProblems.map(\.name) == ["base", "hidden-40", "two-layers", "relu"])
         #expect(mnist.learningRates.count == 10 && abs(mnist.learningRates[0] - 1e-4) < 1e-9 && abs(mnist.learningRates[9] - 3.1622777) < 1e-5)
         let quadraticSweep = try #require(try Sweep.load(contentsOf: packageRoot.appendingPathComponent("pipelines/quadratic.yaml").path))
-        #expect(quadraticSweep.members.count == 3)
+        #expect(quadraticSweep.members.count == 5)
         let quadratic = quadraticSweep.members[0].configuration
         #expect(quadratic.architecture == .paperQuadratic)
         #expect(quadratic.optimizee == .quadratic(problems: 128, dimensions: 10, distribution: .gaussian))
