@@ -1,6 +1,6 @@
 # l2l: Learning to learn by gradient descent by gradient descent, as an HDF5 pipeline.
 #
-#   make            every figure: data → train → eval → figures (about 50 min on 2 cores; resumable)
+#   make            every figure: data → train → eval → figures (about 95 min on 2 cores; resumable)
 #   make test       the test suite
 #   make smoke      every stage on tiny configurations, in a few minutes (runs/smoke/, runs/smoke-grid/)
 #   make data       fetch, verify and store MNIST in data/mnist.h5 (MNIST_MIRROR=folder-or-URL)
