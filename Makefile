@@ -76,20 +76,27 @@ train: $(EXPERIMENTS:%=runs/%/train.done)
 # job slots among every experiment's members, a failed member leaves the others trained (the
 # member make keeps going) and is named at the end, and an interrupted sweep resumes member by
 # member. Without -j, members train MEMBERS_AT_ONCE (2) at a time with one thread each, which on
-# 2 cores beat one at a time with two threads (README → Sweeps). A run that is not a sweep trains
-# with every thread.
+# 2 cores beat one at a time with two threads (README → Sweeps); the members left over when the
+# count is not a multiple of MEMBERS_AT_ONCE train last, sharing the threads (a fifth member of
+# five trains alone with two threads instead of leaving a core idle). A run that is not a sweep
+# trains with every thread.
 MEMBERS_AT_ONCE ?= 2
+MEMBERS_MAKE = --no-print-directory --keep-going members PIPELINE=$< OUT=runs/$*
 runs/%/train.done: pipelines/%.yaml | build data/mnist.h5
 	@listing=$$($(RELEASE)/l2l-sweep $< --runs runs) || exit 1; \
 	if [ -z "$$(echo "$$listing" | cut -f4)" ]; then \
 	  echo "$(RELEASE)/l2l-train $< --out runs/$* --set-aside"; \
 	  $(RELEASE)/l2l-train $< --out runs/$* --set-aside || exit $$?; \
 	else \
-	  members=$$(echo "$$listing" | cut -f2 | tr '\n' ' '); \
-	  case "$(MAKEFLAGS)" in *jobserver*) jobs=""; threads=1;; \
-	    *) jobs="-j$(MEMBERS_AT_ONCE)"; threads=$$([ "$(MEMBERS_AT_ONCE)" -gt 1 ] && echo 1 || echo 2);; esac; \
-	  $(MAKE) --no-print-directory --keep-going $$jobs members PIPELINE=$< OUT=runs/$* MEMBERS="$$members" THREADS=$$threads \
-	  || { echo "make: runs/$*: members not trained:$$(for m in $$members; do [ "runs/$*/$$m/train.done" -nt "$<" ] || printf ' %s' "$$m"; done) (their errors are above; the other members are trained)" >&2; exit 1; }; \
+	  members=$$(echo "$$listing" | cut -f2); at_once=$(MEMBERS_AT_ONCE); failed=0; \
+	  case "$(MAKEFLAGS)" in \
+	    *jobserver*) $(MAKE) $(MEMBERS_MAKE) MEMBERS="$$(echo $$members)" THREADS=1 || failed=1;; \
+	    *) lone=$$(( at_once > 1 ? $$(echo "$$members" | wc -l) % at_once : 0 )); \
+	       paired=$$(echo $$(echo "$$members" | head -n -$$lone)); left=$$(echo $$(echo "$$members" | tail -n $$lone)); \
+	       [ -z "$$paired" ] || $(MAKE) $(MEMBERS_MAKE) -j$$at_once MEMBERS="$$paired" THREADS=$$(( at_once > 1 ? 1 : 2 )) || failed=1; \
+	       [ -z "$$left" ] || $(MAKE) $(MEMBERS_MAKE) -j$$lone MEMBERS="$$left" THREADS=$$(( at_once / lone >= 2 ? 2 : 1 )) || failed=1;; \
+	  esac; \
+	  [ $$failed -eq 0 ] || { echo "make: runs/$*: members not trained:$$(for m in $$members; do [ "runs/$*/$$m/train.done" -nt "$<" ] || printf ' %s' "$$m"; done) (their errors are above; the other members are trained)" >&2; exit 1; }; \
 	fi
 	touch $@
 
