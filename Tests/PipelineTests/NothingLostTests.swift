@@ -70,7 +70,7 @@ struct NothingLostTests {
         #expect(try Self.runID(run + "/set-aside/" + (after.first ?? "") + "/train.h5") == replacement)
     }
 
-    @Test("make trains a sweep's members as file targets, two at a time; a failed member leaves the others trained and is named; the next make trains only it")
+    @Test("make trains a sweep's members as file targets, two at a time and a left-over one last with both threads; a failed member leaves the others trained and is named; the next make trains only it")
     func makeTrainsSweeps() throws {
         let folder = try TemporaryDirectory()
         let make = try Self.makeProject(in: folder, pipeline: tinyQuadraticPipeline(epochs: 3, name: "probe") + "\nsweep:\n  seeds: [1, 2, 3]\n")
@@ -81,7 +81,9 @@ struct NothingLostTests {
         #expect(result.status != 0)
         #expect(result.standardError.contains("seed=2") && result.standardError.contains("must be a folder"), "\(result.standardError)")
         #expect(result.standardError.contains("members not trained: seed=2 "), "\(result.standardError)")
-        #expect(result.standardOutput.contains("--member seed=3 --threads 1"), "\(result.standardOutput)")
+        // Three members on two slots: seeds 1 and 2 side by side with one thread each, then seed 3 alone with two.
+        #expect(result.standardOutput.contains("--member seed=1 --threads 1"), "\(result.standardOutput)")
+        #expect(result.standardOutput.contains("--member seed=3 --threads 2"), "\(result.standardOutput)")
         for seed in [1, 3] {
             #expect(FileManager.default.fileExists(atPath: folder.path("runs/probe/seed=\(seed)/train.h5")))
             #expect(FileManager.default.fileExists(atPath: folder.path("runs/probe/seed=\(seed)/train.done")))
