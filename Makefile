@@ -88,13 +88,13 @@ runs/%/train.done: pipelines/%.yaml | build data/mnist.h5
 	  echo "$(RELEASE)/l2l-train $< --out runs/$* --set-aside"; \
 	  $(RELEASE)/l2l-train $< --out runs/$* --set-aside || exit $$?; \
 	else \
-	  members=$$(echo "$$listing" | cut -f2); at_once=$(MEMBERS_AT_ONCE); failed=0; \
+	  members=$$(echo "$$listing" | cut -f2); failed=0; \
+	  train_members() { [ -z "$$2" ] || $(MAKE) $(MEMBERS_MAKE) $$1 MEMBERS="$$(echo $$2)" THREADS=$$3 || failed=1; }; \
 	  case "$(MAKEFLAGS)" in \
-	    *jobserver*) $(MAKE) $(MEMBERS_MAKE) MEMBERS="$$(echo $$members)" THREADS=1 || failed=1;; \
-	    *) lone=$$(( at_once > 1 ? $$(echo "$$members" | wc -l) % at_once : 0 )); \
-	       paired=$$(echo $$(echo "$$members" | head -n -$$lone)); left=$$(echo $$(echo "$$members" | tail -n $$lone)); \
-	       [ -z "$$paired" ] || $(MAKE) $(MEMBERS_MAKE) -j$$at_once MEMBERS="$$paired" THREADS=$$(( at_once > 1 ? 1 : 2 )) || failed=1; \
-	       [ -z "$$left" ] || $(MAKE) $(MEMBERS_MAKE) -j$$lone MEMBERS="$$left" THREADS=$$(( at_once / lone >= 2 ? 2 : 1 )) || failed=1;; \
+	    *jobserver*) train_members "" "$$members" 1;; \
+	    *) at_once=$(MEMBERS_AT_ONCE); lone=$$(( at_once > 1 ? $$(echo "$$members" | wc -l) % at_once : 0 )); \
+	       train_members -j$$at_once "$$(echo "$$members" | head -n -$$lone)" $$(( at_once > 1 ? 1 : 2 )); \
+	       [ $$lone -eq 0 ] || train_members -j$$lone "$$(echo "$$members" | tail -n $$lone)" $$(( at_once / lone >= 2 ? 2 : 1 ));; \
 	  esac; \
 	  [ $$failed -eq 0 ] || { echo "make: runs/$*: members not trained:$$(for m in $$members; do [ "runs/$*/$$m/train.done" -nt "$<" ] || printf ' %s' "$$m"; done) (their errors are above; the other members are trained)" >&2; exit 1; }; \
 	fi
