@@ -158,6 +158,9 @@ smoke: build data/mnist.h5 venv
 	$(RELEASE)/l2l-eval pipelines/smoke-grid.yaml --out runs/smoke-grid --history
 	$(PYTHON) scripts/figures.py --runs runs --out runs/smoke-grid/figures --only smoke-grid
 	$(PYTHON) scripts/figures.py --runs runs --out runs/smoke-grid/figures --only smoke-grid --split validation
+	$(PYTHON) scripts/compare.py --out runs/smoke-grid/figures/compare --title "smoke: two grid points" \
+	  --setting "rate 0.001" "runs/smoke-grid/eval.h5@meta_learning_rate=0.001,output_scale=0.5" \
+	  --setting "rate 0.01" "runs/smoke-grid/eval.h5@meta_learning_rate=0.01,output_scale=0.5"
 	for file in runs/smoke/seed=*/train.h5 runs/smoke/eval.h5 runs/smoke-grid/*/train.h5 runs/smoke-grid/*/history.h5 runs/smoke-grid/eval.h5 runs/smoke-grid/eval-validation.h5; do h5dump -H "$$file" > /dev/null || exit 1; done
 	$(RELEASE)/l2l-sweep pipelines/smoke.yaml
 
@@ -168,6 +171,8 @@ smoke: build data/mnist.h5 venv
 # is a sweep in pipelines/study/ (docs/fidelity.md says which hypothesis each tests); all of them
 # are about 70 member-trainings of 25 min to 4 h on one core, so pick some with
 # `make study STUDIES="meta-learning-rate stability-clip"`; every stage resumes where it stopped.
+# The recipe's own members (study 7's warm-up + clip at 0.01): the point studies 2-6 compare to.
+RECIPE_POINT := runs/study/stability-warmup-clip/eval-validation.h5@meta_learning_rate=0.01
 STUDIES := meta-learning-rate stability-clip stability-warmup stability-warmup-clip model-selection init-small init-fan-in two-layer-ceiling trajectories-per-update budget
 study: | build data/mnist.h5 venv
 	$(MAKE) --no-print-directory train EXPERIMENTS="$(STUDIES:%=study/%)"
@@ -186,6 +191,15 @@ study: | build data/mnist.h5 venv
 	$(PYTHON) scripts/stalls.py $(STUDIES:%=runs/study/%) --out runs/study/stalls.md
 	mkdir -p figures/study
 	$(PYTHON) scripts/figures.py --runs runs/study --out figures/study --only $(STUDIES) --split validation
+	$(PYTHON) scripts/compare.py --if-present --out figures/study/initialisation-validation \
+	  --title "Study 4: the optimizee's initialisation, in meta-training and in every problem" \
+	  --setting "released N(0, 0.01²)" $(RECIPE_POINT) \
+	  --setting "small N(0, 0.001²), b 0" runs/study/init-small/eval-validation.h5 \
+	  --setting "fan-in U(±1/√fan_in)" runs/study/init-fan-in/eval-validation.h5
+	$(PYTHON) scripts/compare.py --if-present --out figures/study/two-layer-ceiling-validation \
+	  --title "Study 5: meta-trained on the base network or on the two-layer network itself" \
+	  --setting "meta-trained on [20]" $(RECIPE_POINT) \
+	  --setting "meta-trained on [20, 20]" runs/study/two-layer-ceiling/eval-validation.h5
 
 # The Slurm path for real, on a one-node Slurm cluster on localhost (root; installs slurm-wlm and
 # munge when missing): the smoke sweep as a job array, bit for bit as make's runs/smoke, a failing
