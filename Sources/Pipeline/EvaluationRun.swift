@@ -136,7 +136,8 @@ public struct EvaluationRun {
                 tuning.append((learningRate, score))
             }
             let chosen = tuning.min { $0.score < $1.score }?.learningRate ?? configuration.learningRates[0]
-            note("  \(optimizerName): learning rate \(chosen)")
+            let edge = GridEdge(chosen: chosen, grid: configuration.learningRates)
+            note("  \(optimizerName): learning rate \(chosen)" + (edge.warning.map { " (\($0))" } ?? ""))
             results.append(Result(name: optimizerName, learningRate: chosen,
                                   losses: runs(make(chosen), problem: problem, name: name, purpose: "evaluation", count: configuration.runs), tuning: tuning))
         }
@@ -193,9 +194,32 @@ public struct EvaluationRun {
             }
             if let learningRate = result.learningRate {
                 try groupObject.setAttribute("learning_rate", learningRate)
+                try groupObject.setAttribute("learning_rate_at_grid_edge", GridEdge(chosen: learningRate, grid: result.tuning.map(\.learningRate)).rawValue)
                 try file.createDataset("\(group)/tuning/learning_rates", values: result.tuning.map(\.learningRate), shape: [result.tuning.count])
                 try file.createDataset("\(group)/tuning/scores", values: result.tuning.map(\.score), shape: [result.tuning.count])
                     .setAttribute("description", "mean f(θ_horizon) over the tuning runs; inf when a run diverged")
+            }
+        }
+    }
+
+    /// Where a baseline's chosen learning rate lies in its grid. A rate at the grid's edge may
+    /// be cut short by the grid (the best rate lies beyond it), so the tuned baseline could be
+    /// stronger than reported: the evaluation says so, and records it, rather than stay silent.
+    enum GridEdge: String {
+        case interior = "none", smallest, largest, only = "only rate"
+
+        init(chosen: Float, grid: [Float]) {
+            guard let low = grid.min(), let high = grid.max(), low < high else { self = .only; return }
+            self = chosen >= high ? .largest : chosen <= low ? .smallest : .interior
+        }
+
+        /// The note printed beside the chosen rate, nil inside the grid.
+        var warning: String? {
+            switch self {
+            case .interior: nil
+            case .smallest: "warning: the grid's smallest rate; a smaller one was not tried"
+            case .largest: "warning: the grid's largest rate; a larger one was not tried"
+            case .only: "the grid's only rate"
             }
         }
     }

@@ -34,10 +34,23 @@ struct EvaluationTests {
             #expect(rates.count == 3 && scores.count == 3)
             let chosen = try file.openGroup("problems/quadratic/\(optimizer)").attribute("learning_rate", as: Float.self)
             #expect(chosen == rates[scores.indices.min { scores[$0] < scores[$1] } ?? 0])
+            let edge = try file.openGroup("problems/quadratic/\(optimizer)").stringAttribute("learning_rate_at_grid_edge")
+            #expect(edge == (chosen == rates.max() ? "largest" : chosen == rates.min() ? "smallest" : "none"), "\(optimizer): \(chosen) in \(rates)")
         }
         // Common random numbers: f(θ₀) of run r is the same for every optimizer, and differs between runs.
         #expect(Set(firstLosses.map { $0.map(\.bitPattern) }).count == 1)
         #expect(Set(firstLosses[0]).count == 4)
+    }
+
+    @Test("a baseline's rate at the grid's edge is named as such, one inside it is not")
+    func gridEdge() {
+        let grid: [Float] = [0.001, 0.01, 0.1]
+        #expect(EvaluationRun.GridEdge(chosen: 0.001, grid: grid) == .smallest)
+        #expect(EvaluationRun.GridEdge(chosen: 0.01, grid: grid) == .interior)
+        #expect(EvaluationRun.GridEdge(chosen: 0.1, grid: grid) == .largest)
+        #expect(EvaluationRun.GridEdge(chosen: 0.1, grid: [0.1]) == .only)
+        #expect(EvaluationRun.GridEdge(chosen: 0.1, grid: grid).warning?.contains("larger") == true)
+        #expect(EvaluationRun.GridEdge(chosen: 0.01, grid: grid).warning == nil)
     }
 
     @Test("l2l-eval without a training run says what to do")
