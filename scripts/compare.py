@@ -129,9 +129,10 @@ def figure(settings, problems, title, out):
         axis.set_title(problem)
         axis.set_ylabel(f"Loss at step {rows[0]['horizon']}")
         axis.grid(True, which="both", alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8, frameon=False)
     fig.suptitle(f"{title} ({settings[0][1][problems[0]]['split']} split)", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     for extension in ("png", "pdf"):
         fig.savefig(f"{out}.{extension}", dpi=150)
     plt.close(fig)
