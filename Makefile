@@ -173,7 +173,7 @@ smoke: build data/mnist.h5 venv
 # `make study STUDIES="meta-learning-rate stability-clip"`; every stage resumes where it stopped.
 # The recipe's own members (study 7's warm-up + clip at 0.01): the point studies 2-6 compare to.
 RECIPE_POINT := runs/study/stability-warmup-clip/eval-validation.h5@meta_learning_rate=0.01
-STUDIES := meta-learning-rate stability-clip stability-warmup stability-warmup-clip model-selection init-small init-fan-in two-layer-ceiling trajectories-per-update budget
+STUDIES := meta-learning-rate stability-clip stability-warmup stability-warmup-clip model-selection init-small init-fan-in two-layer-ceiling two-layer-ceiling-fan-in trajectories-per-update budget
 study: | build data/mnist.h5 venv
 	$(MAKE) --no-print-directory train EXPERIMENTS="$(STUDIES:%=study/%)"
 	@for study in $(STUDIES); do \
@@ -198,8 +198,10 @@ study: | build data/mnist.h5 venv
 	  --setting "fan-in U(±1/√fan_in)" runs/study/init-fan-in/eval-validation.h5
 	$(PYTHON) scripts/compare.py --if-present --out figures/study/two-layer-ceiling-validation \
 	  --title "Study 5: meta-trained on the base network or on the two-layer network itself" \
-	  --setting "meta-trained on [20]" $(RECIPE_POINT) \
-	  --setting "meta-trained on [20, 20]" runs/study/two-layer-ceiling/eval-validation.h5
+	  --setting "on [20], released init" $(RECIPE_POINT) \
+	  --setting "on [20, 20], released init" runs/study/two-layer-ceiling/eval-validation.h5 \
+	  --setting "on [20], fan-in init" runs/study/init-fan-in/eval-validation.h5 \
+	  --setting "on [20, 20], fan-in init" runs/study/two-layer-ceiling-fan-in/eval-validation.h5
 
 # The Slurm path for real, on a one-node Slurm cluster on localhost (root; installs slurm-wlm and
 # munge when missing): the smoke sweep as a job array, bit for bit as make's runs/smoke, a failing
