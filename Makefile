@@ -54,6 +54,9 @@ deps:
 
 build: deps
 	$(SWIFT) build -c release
+	@# Which commit these binaries are, for the code_version of every file they write (a later
+	@# checkout or edit does not change it; Sources/Pipeline/Provenance.swift).
+	@git describe --always --dirty > $(RELEASE)/code-version 2> /dev/null || rm -f $(RELEASE)/code-version
 
 # --- data -------------------------------------------------------------------------------------
 

@@ -4,25 +4,48 @@ import MNIST
 
 /// Where an output came from: recorded as attributes on every file the stages write.
 public struct Provenance: Sendable {
-    /// The package version and, when the executable runs from a git checkout, the commit
-    /// (`git describe --always --dirty`).
-    public static let codeVersion: String = {
-        let version = "0.1.0"
-        // The executables live in <checkout>/.build/<configuration>/; ask git there.
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let checkout = executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// The package version and the commit the running executable was built from: the stamp
+    /// `make build` writes beside the executables (`code-version`, from `git describe --always
+    /// --dirty` right after the build), when it is at least as new as the executable; otherwise
+    /// (a plain `swift build`, a stamp older than the binary) the checkout's state now, which
+    /// is the executable's only while nobody has edited or checked out since it was built.
+    public static let codeVersion: String = codeVersion(
+        executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath())
+
+    static let packageVersion = "0.1.0"
+
+    /// `codeVersion` for the executable at `executable` (in `<checkout>/.build/<triple>/<configuration>/`).
+    static func codeVersion(executable: URL) -> String {
+        let folder = executable.deletingLastPathComponent()
+        if let stamp = buildStamp(in: folder, executable: executable) {
+            return "\(packageVersion)+\(stamp)"
+        }
+        let checkout = folder.deletingLastPathComponent().deletingLastPathComponent()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
         process.arguments = ["-C", checkout.path, "describe", "--always", "--dirty"]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return version }
+        guard (try? process.run()) != nil else { return packageVersion }
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         let commit = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return process.terminationStatus == 0 && !commit.isEmpty ? "\(version)+\(commit)" : version
-    }()
+        return process.terminationStatus == 0 && !commit.isEmpty ? "\(packageVersion)+\(commit)" : packageVersion
+    }
+
+    /// The commit in `folder/code-version`, when that stamp was written after `executable` was
+    /// linked (a stamp from an earlier build describes another binary, and is ignored).
+    static func buildStamp(in folder: URL, executable: URL) -> String? {
+        let stamp = folder.appendingPathComponent("code-version")
+        let manager = FileManager.default
+        guard let stampDate = (try? manager.attributesOfItem(atPath: stamp.path))?[.modificationDate] as? Date,
+              let executableDate = (try? manager.attributesOfItem(atPath: executable.path))?[.modificationDate] as? Date,
+              stampDate >= executableDate,
+              let text = try? String(contentsOf: stamp, encoding: .utf8) else { return nil }
+        let commit = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return commit.isEmpty || commit.contains("\n") ? nil : commit
+    }
 
     /// Records the configuration, seed, code version and (for MNIST) the data's checksums.
     static func record(on file: File, configuration: PipelineConfiguration, tool: String, mnistPath: String?) throws {
