@@ -99,7 +99,10 @@ def table(settings, problems, title):
             early_mean, early_error, mean, error = row["lstm"]
             spread = lambda e: f" ± {e:.3f}" if row["seeds"] > 1 else ""
             best_loss, best_name = row["best"] if row["best"] else (None, None)
-            distance = f"{(mean - best_loss) / error:+.1f}" if best_loss is not None and row["seeds"] > 1 and error > 0 else "–"
+            distance = "–"
+            if best_loss is not None and row["seeds"] > 1 and error > 0:
+                units = (mean - best_loss) / error  # beyond ±100, a count of tiny errors says nothing more
+                distance = f"{units:+.1f}" if abs(units) < 100 else (">+100" if units > 0 else "<−100")
             seeds = str(row["seeds"]) + (f" ({row['untrained']} not trained)" if row["untrained"] else "")
             lines.append("| " + " | ".join([
                 problem, label, seeds, f"{row['collapsed']} of {row['trained']}",
