@@ -37,11 +37,11 @@ PAPER_ORDER = ["quadratic", "base", "hidden-40", "two-layers", "relu"]  # Figure
 
 
 def parse_setting(label, text):
-    """LABEL, FILE[@POINT] → (label, file, point or None)."""
+    """LABEL, FILE[@POINT] → (file, point or None)."""
     path, _, point = text.partition("@")
     if not label or not path:
         sys.exit(f"--setting {label!r} {text!r}: expected a label and FILE or FILE@POINT")
-    return label, path, point or None
+    return path, point or None
 
 
 def aggregate_of(lstm, path, point):
@@ -57,7 +57,7 @@ def aggregate_of(lstm, path, point):
     return lstm[name]
 
 
-def read_setting(label, path, point):
+def read_setting(path, point):
     """{problem: row} for one setting, the numbers the table and the figure show."""
     rows = {}
     with h5py.File(path, "r") as file:
@@ -153,13 +153,13 @@ def main():
     arguments = parser.parse_args()
     settings = []
     for label, text in arguments.setting:
-        label, path, point = parse_setting(label, text)
+        path, point = parse_setting(label, text)
         if not os.path.exists(path):
             if arguments.if_present:
                 print(f"skipping {arguments.out}: no {path} yet (setting {label!r})", file=sys.stderr)
                 return
             sys.exit(f"setting {label!r}: no evaluation file {path}")
-        settings.append((label, read_setting(label, path, point), path))
+        settings.append((label, read_setting(path, point), path))
     shared = [p for p in settings[0][1] if all(p in rows for _, rows, _ in settings)]
     problems = [p for p in PAPER_ORDER if p in shared] + sorted(p for p in shared if p not in PAPER_ORDER)
     if not problems:

@@ -136,7 +136,7 @@ public struct EvaluationRun {
                 tuning.append((learningRate, score))
             }
             let chosen = tuning.min { $0.score < $1.score }?.learningRate ?? configuration.learningRates[0]
-            let edge = GridEdge(chosen: chosen, grid: configuration.learningRates)
+            let edge = GridEdge(chosen: chosen, grid: tuning.map(\.learningRate))  // as write(_:) records it
             note("  \(optimizerName): learning rate \(chosen)" + (edge.warning.map { " (\($0))" } ?? ""))
             results.append(Result(name: optimizerName, learningRate: chosen,
                                   losses: runs(make(chosen), problem: problem, name: name, purpose: "evaluation", count: configuration.runs), tuning: tuning))
