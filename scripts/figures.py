@@ -143,10 +143,15 @@ def grid_points(problem_group):
 def point_members(file, point, aggregate=None):
     """(trained, not trained): the member ids of a grid point. The aggregate names its members
     (attribute `members`); older files are matched by the point's values in the ids, as are the
-    members an evaluation with --trained-only left out (`sweep_members_missing`)."""
+    members an evaluation with --trained-only left out: the aggregate's `members_missing`, or in
+    older files the matching ids of `sweep_members_missing` (which misses grid values written
+    differently in ids and in `grid_values`, such as mappings)."""
     wanted = {f"{k.split('.')[-1]}={v}" for k, v in point.items()}
     matching = lambda attribute: [m for m in str(file.attrs.get(attribute, "")).split("\n") if m and wanted <= set(m.split(","))]
     trained = str(aggregate.attrs["members"]).split("\n") if aggregate is not None and "members" in aggregate.attrs else matching("sweep_members")
+    if aggregate is not None and "members_missing" in aggregate.attrs:
+        missing = str(aggregate.attrs.get("members_missing", "")).split("\n")
+        return trained, [m for m in missing if m]
     return trained, matching("sweep_members_missing")
 
 
@@ -237,8 +242,10 @@ def grid_figure(path, out, experiment, split="test"):
                         if row == 0 and column == 0:
                             for v, m, e, aggregate in entries:
                                 point = dict(zip(others, fixed), **{key: v})
-                                print(f"  {label}, {key.split('.')[-1]}={v}: step {step}: {m:.4g} ± {e:.2g} "
-                                      f"({int(aggregate.attrs['seeds'])} seeds{collapsed_text(file, point, aggregate)})")
+                                seeds = int(aggregate.attrs["seeds"])
+                                spread = f" ± {e:.2g}" if seeds > 1 else ""  # no standard error from one seed
+                                print(f"  {label}, {key.split('.')[-1]}={v}: step {step}: {m:.4g}{spread} "
+                                      f"({seeds} seed{'s' if seeds != 1 else ''}{collapsed_text(file, point, aggregate)})")
                     best = best_baseline(file["problems"][problem], step)
                     if best:
                         axis.axhline(best[0], color=colour, linestyle=":", linewidth=1, label=f"{problem}: best baseline ({STYLE[best[1]][0]})")

@@ -15,7 +15,7 @@ import L2L
 /// Each aggregate names its members (attribute `members`), so that readers need not match ids.
 ///
 /// With `trainedOnly`, members without a `train.h5` are left out (recorded in
-/// `sweep_members_missing`) instead of refused: an interim table while a long sweep trains.
+/// `sweep_members_missing`, and per grid point in its aggregate's `members_missing`) instead of refused: an interim table while a long sweep trains.
 /// `baselinesFrom` names another evaluation (say, another study's) whose baselines are copied
 /// when they were computed under the same key and data; otherwise it is refused.
 public struct SweepEvaluation {
@@ -85,6 +85,7 @@ public struct SweepEvaluation {
         let source = baselinesFrom ?? path
 
         let points = Dictionary(grouping: trained, by: Sweep.gridPoint(of:))
+        let missingByPoint = Dictionary(grouping: untrained, by: Sweep.gridPoint(of:))
         let onePoint = Set(sweep.members.map(Sweep.gridPoint(of:))).count == 1
         let steps = configuration.horizon + 1
         for problem in configuration.evaluationProblems {
@@ -117,6 +118,10 @@ public struct SweepEvaluation {
                     .setAttribute("description", "standard error of that mean across seeds (sample standard deviation of the seeds' mean curves over √seeds)")
                 try file.openGroup(group).setAttribute("seeds", Int64(members.count))
                 try file.openGroup(group).setAttribute("members", members.map(\.id).joined(separator: "\n"))
+                // Per point, so that a table counts a point's untrained seeds without parsing ids.
+                if !untrained.isEmpty {
+                    try file.openGroup(group).setAttribute("members_missing", (missingByPoint[point] ?? []).map(\.id).joined(separator: "\n"))
+                }
                 // The point's values by key, so that readers need not parse its name.
                 let grid = members[0].overrides.filter { $0.key != "seed" }
                 try file.openGroup(group).setAttribute("grid_keys", grid.map(\.key).joined(separator: "\n"))

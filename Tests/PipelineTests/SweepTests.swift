@@ -279,6 +279,29 @@ struct SweepEvaluationTests {
         #expect(!(try complete.attributeNames().contains("sweep_members_missing")))
     }
 
+    @Test("--trained-only on a grid: each point's aggregate names its own members left out, empty for a complete point")
+    func untrainedMembersPerPoint() throws {
+        let folder = try TemporaryDirectory()
+        defer { withExtendedLifetime(folder) {} }
+        let pipeline = folder.path("sweep.yaml"), out = folder.path("runs")
+        let section = "sweep:\n  seeds: [1, 2]\n  grid:\n    training.meta_learning_rate: [0.001, 0.003]\n"
+        try SweepTests.sweepFile(section, epochs: 2).write(toFile: pipeline, atomically: true, encoding: .utf8)
+        // Members: 0.001 × {1, 2}, then 0.003 × {1, 2}; the last is left untrained.
+        for member in ["0", "1", "2"] {
+            #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out, "--member", member]).status == 0)
+        }
+        let partial = try runProcess(executable("l2l-eval"), [pipeline, "--out", out, "--trained-only"])
+        #expect(partial.status == 0, "\(partial.standardError)")
+        let lstm = try File.open(out + "/eval.h5").openGroup("problems/quadratic/lstm")
+        #expect(try lstm.openGroup("meta_learning_rate=0.003/across_seeds").stringAttribute("members_missing") == "meta_learning_rate=0.003,seed=2")
+        #expect(try lstm.openGroup("meta_learning_rate=0.001/across_seeds").stringAttribute("members_missing") == "")
+
+        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out, "--member", "3"]).status == 0)
+        #expect(try runProcess(executable("l2l-eval"), [pipeline, "--out", out]).status == 0)
+        let complete = try File.open(out + "/eval.h5").openGroup("problems/quadratic/lstm/meta_learning_rate=0.003/across_seeds")
+        #expect(!(try complete.attributeNames().contains("members_missing")))
+    }
+
     @Test("a grid: one across_seeds aggregate per grid point over its seeds, naming the point's keys and values; no single lstm curve")
     func gridAggregate() throws {
         let (folder, pipeline, out) = try Self.trainedSweep(SweepTests.grid, epochs: 2)
