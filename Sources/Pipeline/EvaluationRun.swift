@@ -15,17 +15,21 @@ public struct EvaluationRun {
     public var runFolder: String
     public var mnistPath: String
     public var split: EvaluationSplit
+    /// Which φ of the run (`--phi`); another than `/phi/best` goes to a file of its own.
+    public var phi: PhiSelection
 
-    public init(configuration: PipelineConfiguration, runFolder: String, mnistPath: String, split: EvaluationSplit = .test) {
+    public init(configuration: PipelineConfiguration, runFolder: String, mnistPath: String, split: EvaluationSplit = .test,
+                phi: PhiSelection = .best) {
         self.configuration = configuration
         self.runFolder = runFolder
         self.mnistPath = mnistPath
         self.split = split
+        self.phi = phi
     }
 
     var folder: RunFolder { RunFolder(path: runFolder) }
     public var trainPath: String { folder.trainPath }
-    public var path: String { folder.evalPath(split) }
+    public var path: String { folder.evalPath(split, phi: phi) }
 
     /// One optimizer's results on one problem.
     struct Result {
@@ -38,7 +42,7 @@ public struct EvaluationRun {
     /// The φ evaluated and where it came from, recorded in `eval.h5`.
     struct Source {
         let phi: Phi
-        /// `/phi/best` or `/phi/latest`.
+        /// `/phi/best`, `/phi/latest`, or the snapshots of `/phi/history` (`PhiSelection`).
         let group: String
         /// Trajectories done when that φ was taken.
         let epoch: Int64
@@ -64,6 +68,7 @@ public struct EvaluationRun {
         try file.setAttribute("format_version", Int32(2))
         try file.setAttribute("split", split.rawValue)
         try file.setAttribute("phi_source", "\(source.group) (trajectory \(source.epoch))")
+        try file.setAttribute("phi_selection", phi.description)
         try file.setAttribute("phi_epoch", source.epoch)
         try file.setAttribute("train_run_id", source.runID)
         try file.setAttribute("horizon", Int64(configuration.horizon))
@@ -82,9 +87,9 @@ public struct EvaluationRun {
 
     // MARK: Implementation
 
-    /// `/phi/best` of the training run (or `/phi/latest` when no validation has run yet), checked:
-    /// the run's layout and settings must be this pipeline's, and φ finite and of this
-    /// architecture's shapes.
+    /// The φ `phi` selects from the training run (for `/phi/best`: `/phi/latest` when no
+    /// validation has run yet), checked: the run's layout and settings must be this pipeline's,
+    /// and φ finite and of this architecture's shapes.
     func loadPhi() throws -> Source {
         guard File.isHDF5(trainPath) else { throw RunError(file: trainPath, "is not an HDF5 file (truncated or overwritten?)") }
         let file = try File.open(trainPath)
@@ -98,14 +103,13 @@ public struct EvaluationRun {
             throw RunError(file: trainPath, "was trained with other settings than \(configuration.path) now holds (\(differences.joined(separator: "; "))); train again (make train, or l2l-train --set-aside)", reason: .settingsChanged)
         }
         let runID = file.hasAttribute("run_id") ? try file.stringAttribute("run_id") : "format-\(version) created \(try file.stringAttribute("created"))"
-        let best = try file.openGroup(TrainFile.best)
-        if best.hasAttribute("epoch") {
-            let epoch = try best.attribute("epoch", as: Int64.self)
-            return Source(phi: try TrainFile.readPhi(TrainFile.best, in: file, architecture: configuration.architecture), group: "/phi/best", epoch: epoch, runID: runID)
+        var selection = phi
+        if selection == .best, !(try file.openGroup(TrainFile.best).hasAttribute("epoch")) {
+            note("warning: \(trainPath) has no validated φ yet; evaluating /phi/latest")
+            selection = .latest
         }
-        note("warning: \(trainPath) has no validated φ yet; evaluating /phi/latest")
-        let epoch = try file.openGroup(TrainFile.latest).attribute("epoch", as: Int64.self)
-        return Source(phi: try TrainFile.readPhi(TrainFile.latest, in: file, architecture: configuration.architecture), group: "/phi/latest", epoch: epoch, runID: runID)
+        let selected = try selection.phi(in: file, architecture: configuration.architecture)
+        return Source(phi: selected.phi, group: selected.source, epoch: selected.epoch, runID: runID)
     }
 
     private func evaluate<P: Problem>(problem: P, name: String, phi: Phi) -> [Result] {

@@ -16,10 +16,18 @@ public struct RunFolder {
 
     var trainPath: String { file("train.h5") }
     var evalPath: String { file("eval.h5") }
-    func evalPath(_ split: EvaluationSplit) -> String { file(split.fileName) }
+    func evalPath(_ split: EvaluationSplit, phi: PhiSelection = .best) -> String {
+        file(split.fileName.replacingOccurrences(of: ".h5", with: phi.fileSuffix + ".h5"))
+    }
     var setAsidePath: String { file("set-aside") }
-    /// What a set-aside moves: the files that belong to one run.
-    static let runFiles = ["train.h5"] + EvaluationSplit.allCases.map(\.fileName)
+    /// What a set-aside moves: the files that belong to one run: its training, its evaluations
+    /// (of every split, and of another φ than `/phi/best`) and its history evaluation.
+    static func runFiles(in folder: String) -> [String] {
+        let present = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        let evaluations = present.filter { $0.hasPrefix("eval") && $0.hasSuffix(".h5") }
+        return ["train.h5", HistoryEvaluation.fileName] + Set(EvaluationSplit.allCases.map(\.fileName) + evaluations).sorted()
+    }
+    var runFiles: [String] { Self.runFiles(in: path) }
 
     func file(_ name: String) -> String { URL(fileURLWithPath: path).appendingPathComponent(name).path }
 
@@ -64,7 +72,7 @@ public struct RunFolder {
 
     /// Removes the temporary files of dead processes beside the run's files, and says so.
     private func removeStaleTemporaries() {
-        for name in Self.runFiles {
+        for name in runFiles {
             for stale in DurableWrite.removeStaleTemporaries(of: file(name)) {
                 note("removed \(stale), left by a process that no longer runs")
             }
@@ -88,7 +96,7 @@ public struct RunFolder {
         } catch {
             throw RunError(file: destination, "cannot set the run aside: \(Self.reason(error))")
         }
-        for name in Self.runFiles where FileManager.default.fileExists(atPath: file(name)) {
+        for name in runFiles where FileManager.default.fileExists(atPath: file(name)) {
             guard rename(file(name), destination + "/" + name) == 0 else {
                 throw RunError(file: file(name), "cannot move it to \(destination): \(systemErrorDescription(errno))")
             }
@@ -108,7 +116,7 @@ public struct RunFolder {
     func bringBack(_ folder: String) throws {
         let lock = try RunFolder(path: folder).lock(stage: "l2l-train (bringing the run back)")
         defer { withExtendedLifetime(lock) {} }
-        for name in Self.runFiles where FileManager.default.fileExists(atPath: folder + "/" + name) {
+        for name in Self.runFiles(in: folder) where FileManager.default.fileExists(atPath: folder + "/" + name) {
             guard rename(folder + "/" + name, file(name)) == 0 else {
                 throw RunError(file: folder + "/" + name, "cannot move it back to \(path): \(systemErrorDescription(errno))")
             }
@@ -119,7 +127,7 @@ public struct RunFolder {
 
     /// Deletes the run's files (`--force`: the user asked for it).
     func delete() throws {
-        for name in Self.runFiles where FileManager.default.fileExists(atPath: file(name)) {
+        for name in runFiles where FileManager.default.fileExists(atPath: file(name)) {
             guard unlink(file(name)) == 0 else { throw RunError(file: file(name), "cannot delete it: \(systemErrorDescription(errno))") }
         }
     }

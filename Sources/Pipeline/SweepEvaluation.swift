@@ -26,18 +26,22 @@ public struct SweepEvaluation {
     public var split: EvaluationSplit
     public var trainedOnly: Bool
     public var baselinesFrom: String?
+    /// Which φ of every member (`--phi`); another than `/phi/best` goes to a file of its own,
+    /// whose baselines come from the `/phi/best` evaluation's when it has them.
+    public var phi: PhiSelection
 
     public init(sweep: Sweep, folder: String, mnistPath: String, split: EvaluationSplit = .test,
-                trainedOnly: Bool = false, baselinesFrom: String? = nil) {
+                trainedOnly: Bool = false, baselinesFrom: String? = nil, phi: PhiSelection = .best) {
         self.sweep = sweep
         self.folder = folder
         self.mnistPath = mnistPath
         self.split = split
         self.trainedOnly = trainedOnly
         self.baselinesFrom = baselinesFrom
+        self.phi = phi
     }
 
-    public var path: String { RunFolder(path: folder).evalPath(split) }
+    public var path: String { RunFolder(path: folder).evalPath(split, phi: phi) }
 
     public func run() throws {
         TemporaryFiles.removeOnSignal()
@@ -63,7 +67,7 @@ public struct SweepEvaluation {
         }
         if !untrained.isEmpty { note("leaving out \(untrained.count) members not trained yet: \(untrained.map(\.id).joined(separator: " "))") }
         let sources = try trained.map { member -> EvaluationRun.Source in
-            try EvaluationRun(configuration: member.configuration, runFolder: memberFolder(member), mnistPath: mnistPath).loadPhi()
+            try EvaluationRun(configuration: member.configuration, runFolder: memberFolder(member), mnistPath: mnistPath, phi: phi).loadPhi()
         }
         let evaluation = EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: mnistPath, split: split)
         let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [split.mnistSplit])
@@ -75,14 +79,19 @@ public struct SweepEvaluation {
         try file.setAttribute("split", split.rawValue)
         try file.setAttribute("sweep_members", trained.map(\.id).joined(separator: "\n"))
         if !untrained.isEmpty { try file.setAttribute("sweep_members_missing", untrained.map(\.id).joined(separator: "\n")) }
-        try file.setAttribute("phi_source", "/phi/best of each of the \(trained.count) members"
+        try file.setAttribute("phi_selection", phi.description)
+        try file.setAttribute("phi_source", "\(phi == .best ? "/phi/best" : "--phi \(phi)") of each of the \(trained.count) members"
                               + (untrained.isEmpty ? "" : " trained (\(untrained.count) of the sweep's \(sweep.members.count) not yet)"))
         try file.setAttribute("horizon", Int64(configuration.horizon))
         let baselinesKey = Self.baselinesKey(configuration: configuration, split: split)
         try file.setAttribute("baselines_key", baselinesKey)
-        let earlier = try baselinesFrom.map { try givenBaselines($0, key: baselinesKey, provenance: file) }
-            ?? earlierBaselines(at: path, key: baselinesKey, provenance: file)
-        let source = baselinesFrom ?? path
+        // The baselines do not depend on φ: this file's earlier ones serve, or the /phi/best evaluation's.
+        var earlier = try baselinesFrom.map { try givenBaselines($0, key: baselinesKey, provenance: file) }
+        var source = baselinesFrom ?? path
+        for candidate in [path] + (phi == .best ? [] : [RunFolder(path: folder).evalPath(split)]) where earlier == nil {
+            earlier = try earlierBaselines(at: candidate, key: baselinesKey, provenance: file)
+            if earlier != nil { source = candidate }
+        }
 
         let points = Dictionary(grouping: trained, by: Sweep.gridPoint(of:))
         let missingByPoint = Dictionary(grouping: untrained, by: Sweep.gridPoint(of:))

@@ -34,7 +34,10 @@ struct EvalCommand: ParsableCommand {
             eval.h5 and no temporary file. One process at a time may use a run folder (OUT/.lock). \
             --split validation evaluates on the validation split instead (MNIST's training images \
             0..<5,000, never trained on; quadratics drawn independently of the test draws) into \
-            OUT/eval-validation.h5: choose recipes there and report the test split.
+            OUT/eval-validation.h5: choose recipes there and report the test split. --phi evaluates \
+            another φ of each run than /phi/best (its last, a snapshot of /phi/history, the snapshot \
+            at the lowest validation score, or the mean of a range of snapshots) into a file of its \
+            own, so that the evaluation of /phi/best is never replaced.
 
             --history evaluates snapshots of /phi/history instead (every --every-th, and the last) \
             as the learned optimizer on the validation split, every snapshot on the same draws, \
@@ -53,6 +56,7 @@ struct EvalCommand: ParsableCommand {
               l2l-eval pipelines/smoke.yaml --out /tmp/smoke
               l2l-eval pipelines/study/meta-learning-rate.yaml --split validation
               l2l-eval pipelines/mnist.yaml --history --every 10 --problems base
+              l2l-eval pipelines/study/model-selection.yaml --split validation --phi validation-minimum
             """,
         version: "0.1.0"
     )
@@ -78,6 +82,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: ArgumentHelp("On a sweep: copy the baselines from this evaluation file (another sweep's eval.h5 with the same evaluation section, seed, split, data and code), instead of tuning and running them; refused when they would differ.", valueName: "eval.h5"))
     var baselinesFrom: String?
 
+    @Option(help: ArgumentHelp("The φ of each run to evaluate: best (/phi/best, the default), latest (/phi/latest), validation-minimum (the /phi/history snapshot at the lowest /validation/loss: /phi/best without top-k re-evaluation), trajectory:N (the snapshot after N trajectories) or average:A-B (the mean of the snapshots after A to B trajectories). Another than best writes OUT/eval[-validation]-phi-<choice>.h5 (average:800-1000 → eval-phi-average-800-1000.h5), reusing the baselines of the /phi/best evaluation.", valueName: "choice"))
+    var phi = "best"
+
     @Flag(help: "Instead: evaluate snapshots of /phi/history on the validation split (the learning curve of meta-training) into OUT/history.h5; on a sweep, in every member's folder.")
     var history = false
 
@@ -97,10 +104,13 @@ struct EvalCommand: ParsableCommand {
         if history, split != .test { throw ValidationError("--history always evaluates on the validation split; drop --split") }
         if trainedOnly, history || member != nil { throw ValidationError("--trained-only goes with the evaluation of a whole sweep, not --history or --member") }
         if baselinesFrom != nil, history || member != nil { throw ValidationError("--baselines-from goes with the evaluation of a whole sweep, not --history or --member") }
+        do { _ = try PhiSelection(parsing: phi) } catch { throw ValidationError(error.description) }
+        if history, phi != "best" { throw ValidationError("--phi does not go with --history, which evaluates the snapshots of /phi/history themselves") }
     }
 
     func run() throws {
         if let threads { Threads.limit(to: threads) }
+        let selection = try PhiSelection(parsing: phi)
         do {
             let file = try PipelineFile(contentsOf: pipeline)
             if history {
@@ -112,7 +122,7 @@ struct EvalCommand: ParsableCommand {
             }
             if case let .sweep(sweep) = file, member == nil {
                 try SweepEvaluation(sweep: sweep, folder: out ?? "runs/\(sweep.name)", mnistPath: data, split: split,
-                                    trainedOnly: trainedOnly, baselinesFrom: baselinesFrom).run()
+                                    trainedOnly: trainedOnly, baselinesFrom: baselinesFrom, phi: selection).run()
                 return
             }
             if trainedOnly || baselinesFrom != nil {
@@ -120,7 +130,7 @@ struct EvalCommand: ParsableCommand {
             }
             // One run, or one member alone in its own folder, like a run of its own.
             for (configuration, folder) in try runs(of: file) {
-                try EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: data, split: split).run()
+                try EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: data, split: split, phi: selection).run()
             }
         } catch let error as RunError {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))

@@ -36,8 +36,20 @@ struct EvaluationSplitTests {
         #expect(bad.status != 0 && bad.standardError.contains("--split"), "\(bad.standardError)")
     }
 
-    @Test("eval-validation.h5 is one of the run's files: set-aside moves it and --force deletes it with train.h5")
-    func validationFileBelongsToTheRun() throws {
-        #expect(RunFolder.runFiles == ["train.h5", "eval.h5", "eval-validation.h5"])
+    @Test("every evaluation of a run is one of its files: set-aside moves train.h5, history.h5 and every eval*.h5 (of any split or --phi), and nothing else")
+    func evaluationFilesBelongToTheRun() throws {
+        let folder = try TemporaryDirectory()
+        defer { withExtendedLifetime(folder) {} }
+        let run = RunFolder(path: folder.path("run"))
+        try run.prepare(create: true)
+        let files = ["train.h5", "history.h5", "eval.h5", "eval-validation.h5", "eval-validation-phi-average-4-8.h5"]
+        for name in files + ["notes.txt"] { try Data("x".utf8).write(to: URL(fileURLWithPath: run.file(name))) }
+        #expect(Set(run.runFiles).isSuperset(of: files) && !run.runFiles.contains("notes.txt"))
+
+        let aside = try run.setAside(label: "test", reason: "a test", pipelineText: "name: t\n")
+        for name in files {
+            #expect(FileManager.default.fileExists(atPath: aside + "/" + name) && !FileManager.default.fileExists(atPath: run.file(name)), "\(name)")
+        }
+        #expect(FileManager.default.fileExists(atPath: run.file("notes.txt")))
     }
 }
