@@ -176,6 +176,7 @@ smoke: build data/mnist.h5 venv
 # `make study STUDIES="meta-learning-rate stability-clip"`; every stage resumes where it stopped.
 # The recipe's own members (study 7's warm-up + clip at 0.01): the point studies 2-6 compare to.
 RECIPE_POINT := runs/study/stability-warmup-clip/eval-validation.h5@meta_learning_rate=0.01
+STUDY2_PHI := validation-minimum latest average:800-1000
 STUDIES := meta-learning-rate stability-clip stability-warmup stability-warmup-clip model-selection init-small init-fan-in two-layer-ceiling two-layer-ceiling-fan-in trajectories-per-update budget
 study: | build data/mnist.h5 venv
 	$(MAKE) --no-print-directory train EXPERIMENTS="$(STUDIES:%=study/%)"
@@ -185,6 +186,12 @@ study: | build data/mnist.h5 venv
 	  echo "$(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study --history --every 10"; \
 	  $(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study --history --every 10 || exit $$?; \
 	done
+	@# Study 2 also evaluates other φ of the same runs: the selection without top-k, the last φ
+	@# and the mean of the last 21 snapshots (each reuses the baselines of its /phi/best evaluation).
+	@if echo " $(STUDIES) " | grep -q " model-selection "; then for phi in $(STUDY2_PHI); do \
+	  echo "$(RELEASE)/l2l-eval pipelines/study/model-selection.yaml --out runs/study/model-selection --split validation --phi $$phi"; \
+	  $(RELEASE)/l2l-eval pipelines/study/model-selection.yaml --out runs/study/model-selection --split validation --phi $$phi || exit $$?; \
+	done; fi
 	@echo "$(RELEASE)/l2l-probe gradient-scale pipelines/mnist.yaml --samples 20 --out runs/study/gradient-scale.h5"
 	@$(RELEASE)/l2l-probe gradient-scale pipelines/mnist.yaml --samples 20 --out runs/study/gradient-scale.h5 | tee runs/study/gradient-scale.txt
 	$(PYTHON) scripts/dormancy.py --bin $(RELEASE) pipelines/study/meta-learning-rate.yaml pipelines/study/stability-clip.yaml \
@@ -205,6 +212,13 @@ study: | build data/mnist.h5 venv
 	  --setting "on [20, 20], released init" runs/study/two-layer-ceiling/eval-validation.h5 \
 	  --setting "on [20], fan-in init" runs/study/init-fan-in/eval-validation.h5 \
 	  --setting "on [20, 20], fan-in init" runs/study/two-layer-ceiling-fan-in/eval-validation.h5
+	$(PYTHON) scripts/compare.py --if-present --out figures/study/model-selection-validation \
+	  --title "Study 2: which φ of the same meta-training runs" \
+	  --setting "/phi/best: 10 problems, final loss" $(RECIPE_POINT) \
+	  --setting "50 problems, mean loss" runs/study/model-selection/eval-validation-phi-validation-minimum.h5 \
+	  --setting "50 problems, mean loss, top-5" runs/study/model-selection/eval-validation.h5 \
+	  --setting "last φ" runs/study/model-selection/eval-validation-phi-latest.h5 \
+	  --setting "mean of φ 800-1000" runs/study/model-selection/eval-validation-phi-average-800-1000.h5
 
 # The Slurm path for real, on a one-node Slurm cluster on localhost (root; installs slurm-wlm and
 # munge when missing): the smoke sweep as a job array, bit for bit as make's runs/smoke, a failing
