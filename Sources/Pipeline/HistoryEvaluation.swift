@@ -18,16 +18,22 @@ public struct HistoryEvaluation {
     public var every: Int
     /// Evaluation problems by name (nil: all of the pipeline's).
     public var problems: [String]?
+    /// The seed of the draws (nil: the run's own). A sweep's members pass the sweep's
+    /// `evaluationSeed`, so that every member's history meets the draws of the sweep's
+    /// `eval-validation.h5`, and a snapshot's numbers are comparable with `/phi/best`'s there.
+    public var evaluationSeed: UInt64?
 
     public static let fileName = "history.h5"
     static let formatVersion: Int32 = 1
 
-    public init(configuration: PipelineConfiguration, runFolder: String, mnistPath: String, every: Int, problems: [String]? = nil) {
+    public init(configuration: PipelineConfiguration, runFolder: String, mnistPath: String, every: Int, problems: [String]? = nil,
+                evaluationSeed: UInt64? = nil) {
         self.configuration = configuration
         self.runFolder = runFolder
         self.mnistPath = mnistPath
         self.every = every
         self.problems = problems
+        self.evaluationSeed = evaluationSeed
     }
 
     var folder: RunFolder { RunFolder(path: runFolder) }
@@ -60,11 +66,13 @@ public struct HistoryEvaluation {
         if chosen.last != epochs.count - 1 { chosen.append(epochs.count - 1) }
 
         let selected = try selectedProblems()
-        let options = "every \(every); problems \(selected.map(\.name).joined(separator: ",")); runs \(configuration.runs); horizon \(configuration.horizon)"
+        var draws = configuration
+        draws.seed = evaluationSeed ?? configuration.seed
+        let options = "every \(every); problems \(selected.map(\.name).joined(separator: ",")); runs \(configuration.runs); horizon \(configuration.horizon); seed \(draws.seed)"
         let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [EvaluationSplit.validation.mnistSplit])
         let (file, alreadyDone) = try openOrCreate(runID: source.runID, options: options, snapshots: chosen.map { epochs[$0] },
                                                    problems: selected.map(\.name), mnistPath: experiment.mnistPath)
-        let evaluation = EvaluationRun(configuration: configuration, runFolder: runFolder, mnistPath: mnistPath, split: .validation)
+        let evaluation = EvaluationRun(configuration: draws, runFolder: runFolder, mnistPath: mnistPath, split: .validation)
         let data = try experiment.data(EvaluationSplit.validation.mnistSplit)
         let problems = selected.map { (name: $0.name, problem: AnyProblem($0.optimizee, data: data)) }
         if alreadyDone > 0 { note("continuing \(path): \(alreadyDone) of \(chosen.count) snapshots done") }
@@ -123,6 +131,7 @@ public struct HistoryEvaluation {
         try file.setAttribute("format_version", Self.formatVersion)
         try file.setAttribute("train_run_id", runID)
         try file.setAttribute("options", options)
+        try file.setAttribute("evaluation_seed", Int64(evaluationSeed ?? configuration.seed))
         try file.setAttribute("split", EvaluationSplit.validation.rawValue)
         try file.setAttribute("horizon", Int64(configuration.horizon))
         try file.createExtendibleDataset("epoch", of: Int64.self, chunkRows: 64)

@@ -40,7 +40,8 @@ struct EvalCommand: ParsableCommand {
             own, so that the evaluation of /phi/best is never replaced.
 
             --history evaluates snapshots of /phi/history instead (every --every-th, and the last) \
-            as the learned optimizer on the validation split, every snapshot on the same draws, \
+            as the learned optimizer on the validation split, every snapshot on the same draws (for \
+            a sweep's members, those of the sweep's eval-validation.h5), \
             into OUT/history.h5 (per problem: the loss of every run, the mean final loss and its \
             standard error, the mean over steps, the diverged runs, per snapshot): the learning \
             curve of meta-training. It may run while meta-training goes on (its own lock), saves \
@@ -115,8 +116,11 @@ struct EvalCommand: ParsableCommand {
             let file = try PipelineFile(contentsOf: pipeline)
             if history {
                 let names = problems.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+                // A sweep's members all meet the draws of the sweep's own evaluation.
+                let seed: UInt64? = if case let .sweep(sweep) = file { sweep.evaluationSeed } else { nil }
                 for (configuration, folder) in try runs(of: file) {
-                    try HistoryEvaluation(configuration: configuration, runFolder: folder, mnistPath: data, every: every, problems: names).run()
+                    try HistoryEvaluation(configuration: configuration, runFolder: folder, mnistPath: data, every: every, problems: names,
+                                          evaluationSeed: seed).run()
                 }
                 return
             }

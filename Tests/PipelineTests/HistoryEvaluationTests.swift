@@ -50,4 +50,29 @@ struct HistoryEvaluationTests {
         let misused = try runProcess(executable("l2l-eval"), [pipeline, "--out", out, "--every", "2"])
         #expect(misused.status != 0 && misused.standardError.contains("go with --history"))
     }
+
+    @Test("on a sweep, every member's history meets the draws of the sweep's eval-validation.h5, not its own seed's: each member's /phi/best snapshot reproduces its curves there")
+    func sweepHistory() throws {
+        let folder = try TemporaryDirectory()
+        defer { withExtendedLifetime(folder) {} }
+        let pipeline = folder.path("sweep.yaml"), out = folder.path("runs")
+        let text = tinyQuadraticPipeline(epochs: 10).replacingOccurrences(of: "validation_period: 4", with: "validation_period: 5")
+            + "\nsweep:\n  seeds: [1, 2]\n"
+        try text.write(toFile: pipeline, atomically: true, encoding: .utf8)
+        #expect(try runProcess(executable("l2l-train"), [pipeline, "--out", out]).status == 0)
+        #expect(try runProcess(executable("l2l-eval"), [pipeline, "--out", out, "--split", "validation"]).status == 0)
+        let result = try runProcess(executable("l2l-eval"), [pipeline, "--out", out, "--history"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let validation = try File.open(out + "/eval-validation.h5")
+        for member in ["seed=1", "seed=2"] {
+            let history = try File.open(out + "/\(member)/history.h5")
+            #expect(try history.attribute("evaluation_seed", as: Int64.self) == 3, "the sweep file's seed")
+            let epochs = try history.openDataset("epoch").read(Int64.self)
+            let bestEpoch = try File.open(out + "/\(member)/train.h5").openGroup("phi/best").attribute("epoch", as: Int64.self)
+            let index = try #require(epochs.firstIndex(of: bestEpoch), "\(epochs) \(bestEpoch)")
+            let values = try history.openDataset("problems/quadratic/loss").read(Float.self, rank: 3)
+            let best = try validation.openDataset("problems/quadratic/lstm/members/\(member)/loss").read(Float.self, rank: 2)
+            #expect(Array(values[index * 84..<(index + 1) * 84]) == best, "\(member)")
+        }
+    }
 }
