@@ -7,7 +7,7 @@ import TestSupport
 struct CommandTests {
     @Test("l2l-train, l2l-eval, l2l-sweep, l2l-bench and l2l-probe document every option and give examples", arguments: [
         ("l2l-train", ["--out", "--epochs", "--data", "--resume", "--set-aside", "--force", "--checkpoint-interval", "--member", "--threads", "Examples:", "train.h5", "SIGTERM", "Exit status", "set-aside/"]),
-        ("l2l-eval", ["--out", "--data", "--member", "--threads", "--split", "--history", "--every", "--problems", "Examples:", "eval.h5", "history.h5", "eval-validation.h5", "learning rate", "Exit status", "train_run_id"]),
+        ("l2l-eval", ["--out", "--data", "--member", "--threads", "--split", "--phi", "--history", "--every", "--problems", "Examples:", "eval.h5", "history.h5", "eval-validation.h5", "learning rate", "Exit status", "train_run_id"]),
         ("l2l-sweep", ["--json", "--runs", "Examples:", "seeds innermost", "one line per member", "--slurm", "--partition", "--time", "--cpus-per-task", "--throttle", "--submit", "--data", "train.sbatch", "afterok", "requeued"]),
         ("l2l-bench", ["--repetitions", "--data", "--out", "Examples:", "latest.json", "sgemm", "multiply-add peak"]),
         ("l2l-probe gradient-scale", ["--init", "--samples", "--out", "--data", "Examples:", "released", "fan_in", "e^-k", "weights_median", "validation split"]),
