@@ -36,6 +36,9 @@ public struct HistoryEvaluation {
         self.evaluationSeed = evaluationSeed
     }
 
+    /// The seed the problems, θ₀ and minibatches are drawn from.
+    var drawSeed: UInt64 { evaluationSeed ?? configuration.seed }
+
     var folder: RunFolder { RunFolder(path: runFolder) }
     public var path: String { folder.file(Self.fileName) }
 
@@ -55,19 +58,15 @@ public struct HistoryEvaluation {
         // The checks of l2l-eval: this pipeline's run, readable, its φ of this architecture.
         let source = try EvaluationRun(configuration: configuration, runFolder: runFolder, mnistPath: mnistPath).loadPhi()
         let train = try File.open(trainPath)
-        let epochs = try train.openDataset(TrainFile.historyEpoch).read(Int64.self)
-        let values = try train.openDataset(TrainFile.historyValues).read(Float.self, rank: 2)
+        let history = try TrainFile.history(in: train, architecture: configuration.architecture)
+        let epochs = history.epochs
         guard !epochs.isEmpty else { throw RunError(file: trainPath, object: "/\(TrainFile.historyEpoch)", "holds no snapshot of φ yet") }
-        let size = Phi(zerosFor: configuration.architecture).values.count
-        guard values.count == epochs.count * size else {
-            throw RunError(file: trainPath, object: "/\(TrainFile.historyValues)", "holds \(values.count) values for \(epochs.count) snapshots of \(size)")
-        }
         var chosen = Array(stride(from: every - 1, to: epochs.count, by: every))
         if chosen.last != epochs.count - 1 { chosen.append(epochs.count - 1) }
 
         let selected = try selectedProblems()
         var draws = configuration
-        draws.seed = evaluationSeed ?? configuration.seed
+        draws.seed = drawSeed
         let options = "every \(every); problems \(selected.map(\.name).joined(separator: ",")); runs \(configuration.runs); horizon \(configuration.horizon); seed \(draws.seed)"
         let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [EvaluationSplit.validation.mnistSplit])
         let (file, alreadyDone) = try openOrCreate(runID: source.runID, options: options, snapshots: chosen.map { epochs[$0] },
@@ -84,11 +83,7 @@ public struct HistoryEvaluation {
                 note("stopped after \(done) of \(chosen.count) snapshots; \(path) holds them; run the same command to continue")
                 throw ExitCode128(signal: StopSignals.received)
             }
-            var phi = Phi(zerosFor: configuration.architecture)
-            phi.values = Array(values[index * size..<(index + 1) * size])
-            if let bad = phi.values.firstIndex(where: { !$0.isFinite }) {
-                throw RunError(file: trainPath, object: "/\(TrainFile.historyValues)", "snapshot \(index) (trajectory \(epochs[index])) holds a non-finite value at flat index \(bad)")
-            }
+            let phi = try history.phi(index)
             for (name, problem) in problems {
                 let result: EvaluationRun.Result
                 switch problem {
@@ -131,7 +126,7 @@ public struct HistoryEvaluation {
         try file.setAttribute("format_version", Self.formatVersion)
         try file.setAttribute("train_run_id", runID)
         try file.setAttribute("options", options)
-        try file.setAttribute("evaluation_seed", Int64(evaluationSeed ?? configuration.seed))
+        try file.setAttribute("evaluation_seed", Int64(drawSeed))
         try file.setAttribute("split", EvaluationSplit.validation.rawValue)
         try file.setAttribute("horizon", Int64(configuration.horizon))
         try file.createExtendibleDataset("epoch", of: Int64.self, chunkRows: 64)

@@ -99,20 +99,8 @@ public enum PhiSelection: Equatable, Sendable, CustomStringConvertible {
 
     /// The snapshots of `/phi/history` whose trajectory count passes `keep`, in order.
     private static func snapshots(in file: File, architecture: LSTMArchitecture, keep: (Int64) -> Bool) throws -> [(epoch: Int64, phi: Phi)] {
-        let epochs = try file.openDataset(TrainFile.historyEpoch).read(Int64.self)
-        let size = Phi(zerosFor: architecture).values.count
-        let values = try file.openDataset(TrainFile.historyValues).read(Float.self, rank: 2)
-        guard values.count == epochs.count * size else {
-            throw RunError(file: file.filePath, object: "/\(TrainFile.historyValues)", "holds \(values.count) values for \(epochs.count) snapshots of \(size)")
-        }
-        return try epochs.indices.filter { keep(epochs[$0]) }.map { index in
-            var phi = Phi(zerosFor: architecture)
-            phi.values = Array(values[index * size..<(index + 1) * size])
-            if let bad = phi.values.firstIndex(where: { !$0.isFinite }) {
-                throw RunError(file: file.filePath, object: "/\(TrainFile.historyValues)", "snapshot \(index) (trajectory \(epochs[index])) holds a non-finite value at flat index \(bad); this φ cannot be used")
-            }
-            return (epochs[index], phi)
-        }
+        let history = try TrainFile.history(in: file, architecture: architecture)
+        return try history.epochs.indices.filter { keep(history.epochs[$0]) }.map { (history.epochs[$0], try history.phi($0)) }
     }
 
     /// "snapshots at trajectories 10, 20, …, 1000", for an error message.

@@ -107,6 +107,37 @@ enum TrainFile {
         }
     }
 
+    /// The snapshots of φ in `/phi/history`, read once; each snapshot's φ is made on demand.
+    struct History {
+        let path: String
+        /// Trajectories done when each snapshot was taken.
+        let epochs: [Int64]
+        let values: [Float]
+        let architecture: LSTMArchitecture
+
+        /// Snapshot `index` as φ, refused (naming it) when it holds a NaN or an infinity.
+        func phi(_ index: Int) throws -> Phi {
+            var phi = Phi(zerosFor: architecture)
+            let size = phi.values.count
+            phi.values = Array(values[index * size..<(index + 1) * size])
+            if let bad = phi.values.firstIndex(where: { !$0.isFinite }) {
+                throw RunError(file: path, object: "/\(historyValues)", "snapshot \(index) (trajectory \(epochs[index])) holds a non-finite value at flat index \(bad); this φ cannot be used")
+            }
+            return phi
+        }
+    }
+
+    /// `/phi/history` of `file`, refused when its values do not fill one φ of `architecture` per snapshot.
+    static func history(in file: File, architecture: LSTMArchitecture) throws -> History {
+        let epochs = try file.openDataset(historyEpoch).read(Int64.self)
+        let values = try file.openDataset(historyValues).read(Float.self, rank: 2)
+        let size = Phi(zerosFor: architecture).values.count
+        guard values.count == epochs.count * size else {
+            throw RunError(file: file.filePath, object: "/\(historyValues)", "holds \(values.count) values for \(epochs.count) snapshots of \(size)")
+        }
+        return History(path: file.filePath, epochs: epochs, values: values, architecture: architecture)
+    }
+
     /// Reads φ from `group` into the layout of `architecture`, refusing a tensor of another
     /// shape or type, or one holding a NaN or an infinity (naming the tensor).
     static func readPhi(_ group: String, in file: File, architecture: LSTMArchitecture) throws -> Phi {
