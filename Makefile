@@ -219,6 +219,10 @@ study: | build data/mnist.h5 venv
 	  --setting "50 problems, mean loss, top-5" runs/study/model-selection/eval-validation.h5 \
 	  --setting "last φ" runs/study/model-selection/eval-validation-phi-latest.h5 \
 	  --setting "mean of φ 800-1000" runs/study/model-selection/eval-validation-phi-average-800-1000.h5
+	$(PYTHON) scripts/compare.py --if-present --out figures/study/trajectories-per-update-validation \
+	  --title "Study 6: optimizee instances per meta-gradient" \
+	  --setting "K = 1 (the recipe)" $(RECIPE_POINT) \
+	  --setting "K = 4" runs/study/trajectories-per-update/eval-validation.h5
 
 # The Slurm path for real, on a one-node Slurm cluster on localhost (root; installs slurm-wlm and
 # munge when missing): the smoke sweep as a job array, bit for bit as make's runs/smoke, a failing
