@@ -3,7 +3,7 @@
 #   make            every figure: data → train → eval → figures (about 95 min on 2 cores; resumable)
 #   make test       the test suite
 #   make smoke      every stage on tiny configurations, in a few minutes (runs/smoke/, runs/smoke-grid/)
-#   make data       fetch, verify and store MNIST in data/mnist.h5 (MNIST_MIRROR=folder-or-URL)
+#   make data       fetch, verify and store MNIST and Fashion-MNIST in data/ (MNIST_MIRROR=folder-or-URL)
 #   make train      meta-train every experiment (runs/<experiment>/[<member>/]train.h5); -j2 in parallel
 #   make eval       evaluate every experiment (runs/<experiment>/eval.h5)
 #   make figures    draw figures/*.png and *.pdf from the eval.h5 files
@@ -25,9 +25,9 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 EXPERIMENTS := quadratic mnist
 
-# Debian packages: HDF5 (serial, 1.10) and its tools, zlib, pkg-config, the BLAS (BLIS), and
-# Python's venv for the figures.
-DEBIAN_PACKAGES := libhdf5-dev hdf5-tools zlib1g-dev pkg-config libblis-dev python3-venv
+# Debian packages: HDF5 (serial, 1.10) and its tools, zlib, pkg-config, the BLAS (BLIS), Python's
+# venv for the figures, and Fashion-MNIST's four IDX files (/usr/share/datasets/fashion-mnist/).
+DEBIAN_PACKAGES := libhdf5-dev hdf5-tools zlib1g-dev pkg-config libblis-dev python3-venv dataset-fashion-mnist
 
 .PHONY: all deps build data train eval figures smoke resume venv bench test slurm-test study clean help
 
@@ -62,9 +62,13 @@ build: deps
 
 data: build
 	$(RELEASE)/l2l-fetch --output data/mnist.h5
+	$(RELEASE)/l2l-fetch --dataset fashion-mnist --output data/fashion-mnist.h5
 
 data/mnist.h5: | build
 	$(RELEASE)/l2l-fetch --output $@
+
+data/fashion-mnist.h5: | build
+	$(RELEASE)/l2l-fetch --dataset fashion-mnist --output $@
 
 # --- meta-training: a stamp marks a completed run, so an interrupted one resumes --------------
 

@@ -1,4 +1,5 @@
-/// Why MNIST data (parsed IDX files, or a stored `mnist.h5`) is not what the pipeline expects.
+/// Why MNIST-format data (parsed IDX files, or a stored `mnist.h5` or `fashion-mnist.h5`) is not
+/// what the pipeline expects.
 public struct MNISTError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         /// A label outside 0...9.
@@ -7,7 +8,7 @@ public struct MNISTError: Error, CustomStringConvertible, Sendable, Equatable {
         case countMismatch(images: Int, labels: Int, labelsFile: String)
         /// Images that are not 28 × 28 pixels.
         case wrongImageSize(rows: Int, columns: Int)
-        /// A stored `mnist.h5` that lacks something or holds something else than expected.
+        /// A stored data file that lacks something or holds something else than expected.
         case invalidLayout(object: String, reason: String)
     }
 
@@ -18,13 +19,13 @@ public struct MNISTError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String {
         switch kind {
         case let .labelOutOfRange(index, value):
-            return "MNIST labels file '\(file)' has label \(value) at index \(index); expected a digit 0...9"
+            return "labels file '\(file)' has label \(value) at index \(index); expected a class 0...9"
         case let .countMismatch(images, labels, labelsFile):
-            return "MNIST images file '\(file)' has \(images) images but its labels file '\(labelsFile)' has \(labels) labels; expected the same count"
+            return "images file '\(file)' has \(images) images but its labels file '\(labelsFile)' has \(labels) labels; expected the same count"
         case let .wrongImageSize(rows, columns):
-            return "MNIST images file '\(file)' has images of \(rows)×\(columns) pixels; expected 28×28"
+            return "images file '\(file)' has images of \(rows)×\(columns) pixels; expected 28×28"
         case let .invalidLayout(object, reason):
-            return "'\(file)' is not a valid MNIST file written by l2l-fetch: \(object): \(reason)"
+            return "'\(file)' is not a valid data file written by l2l-fetch: \(object): \(reason)"
         }
     }
 }

@@ -19,35 +19,44 @@ public struct FetchError: Error, CustomStringConvertible, Sendable {
     }
 
     public let kind: Kind
+    /// The data set being fetched.
+    public let dataset: ImageDataset
+
+    public init(kind: Kind, dataset: ImageDataset = .mnist) {
+        self.kind = kind
+        self.dataset = dataset
+    }
 
     public var description: String {
         switch kind {
         case let .unavailable(part, failures):
             let tried = failures.map { "  - \($0)" }.joined(separator: "\n")
-            return "cannot get \(part.compressedFileName) from any mirror; tried:\n\(tried)\nPoint --mirror (or MNIST_MIRROR) at a reachable URL or at a folder holding the four .gz files."
+            return "cannot get \(dataset)'s \(part.compressedFileName) from any mirror; tried:\n\(tried)\nPoint --mirror (or \(dataset.mirrorEnvironmentVariable)) at a reachable URL or at a folder holding the four .gz files."
         case let .checksumMismatch(part, source, expected, found):
-            return "checksum mismatch for \(part.fileName) from \(source): its decompressed content has SHA-256 \(found), expected \(expected). Nothing was written."
+            return "checksum mismatch for \(dataset)'s \(part.fileName) from \(source): its decompressed content has SHA-256 \(found), expected \(expected). Nothing was written."
         case let .outputNotWritable(folder, reason):
             return "cannot write to the output folder '\(folder)': \(reason)"
         case let .existingOutputInvalid(path, reason):
-            return "'\(path)' exists but is not a valid MNIST file (\(reason)). Run again with --force to replace it."
+            return "'\(path)' exists but is not a valid \(dataset) file (\(reason)). Run again with --force to replace it."
         }
     }
 }
 
-/// The fetch stage: downloads (or reads) the four MNIST files, verifies the SHA-256 of their
-/// decompressed content, parses and cross-checks them, and stores them in one HDF5 file,
-/// atomically. Nothing is written unless everything checks out.
+/// The fetch stage: downloads (or reads) the four files of MNIST or another data set in its
+/// format, verifies the SHA-256 of their decompressed content, parses and cross-checks them, and
+/// stores them in one HDF5 file, atomically. Nothing is written unless everything checks out.
 public struct MNISTFetch: Sendable {
+    /// Which data set.
+    public var dataset: ImageDataset
     /// Mirrors tried in order, file by file.
     public var mirrors: [Mirror]
-    /// The HDF5 file to write (`data/mnist.h5`).
+    /// The HDF5 file to write (`data/mnist.h5`, `data/fashion-mnist.h5`).
     public var output: String
     /// Rewrite the output even when it is already valid.
     public var force: Bool
     /// Seconds to wait for each piece of a download before giving up on a mirror.
     public var timeout: TimeInterval
-    /// The SHA-256 each part's decompressed content must have (the pinned values by default).
+    /// The SHA-256 each part's decompressed content must have (the data set's pinned values by default).
     public var expectedChecksums: [MNISTPart: String]
     /// Recorded in the output as `tool_version`.
     public var toolVersion: String
@@ -60,15 +69,17 @@ public struct MNISTFetch: Sendable {
         case written
     }
 
+    /// `mirrors` and `expectedChecksums` default to the data set's.
     public init(
-        mirrors: [Mirror] = Mirror.defaults, output: String, force: Bool = false, timeout: TimeInterval = 60,
-        expectedChecksums: [MNISTPart: String] = MNISTPart.pinnedChecksums, toolVersion: String
+        dataset: ImageDataset = .mnist, mirrors: [Mirror]? = nil, output: String, force: Bool = false, timeout: TimeInterval = 60,
+        expectedChecksums: [MNISTPart: String]? = nil, toolVersion: String
     ) {
-        self.mirrors = mirrors
+        self.dataset = dataset
+        self.mirrors = mirrors ?? dataset.defaultMirrors
         self.output = output
         self.force = force
         self.timeout = timeout
-        self.expectedChecksums = expectedChecksums
+        self.expectedChecksums = expectedChecksums ?? dataset.pinnedChecksums
         self.toolVersion = toolVersion
     }
 
@@ -82,11 +93,11 @@ public struct MNISTFetch: Sendable {
         }
         if FileManager.default.fileExists(atPath: output), !force {
             do {
-                try MNISTStore.verify(output, expectedChecksums: expectedChecksums)
+                try MNISTStore.verify(output, dataset: dataset, expectedChecksums: expectedChecksums)
                 reporter.note("\(output) is already complete and verified; nothing to do (use --force to rewrite it).")
                 return .upToDate
             } catch {
-                throw FetchError(kind: .existingOutputInvalid(path: output, reason: "\(error)"))
+                throw FetchError(kind: .existingOutputInvalid(path: output, reason: "\(error)"), dataset: dataset)
             }
         }
 
@@ -96,9 +107,9 @@ public struct MNISTFetch: Sendable {
         for part in MNISTPart.allCases {
             let (bytes, mirror) = try decompressedContent(of: part, reporter: reporter)
             let checksum = MNISTStore.sha256Hex(bytes)
-            let expected = expectedChecksums[part] ?? part.pinnedSHA256
+            let expected = expectedChecksums[part] ?? dataset.pinnedSHA256(part)
             guard checksum == expected else {
-                throw FetchError(kind: .checksumMismatch(part: part, source: mirror.location(of: part), expected: expected, found: checksum))
+                throw FetchError(kind: .checksumMismatch(part: part, source: mirror.location(of: part), expected: expected, found: checksum), dataset: dataset)
             }
             reporter.note("\(part.fileName): \(bytes.count) bytes from \(mirror), SHA-256 verified")
             idx[part] = bytes
@@ -113,9 +124,9 @@ public struct MNISTFetch: Sendable {
             trainImages: images(.trainImages), trainLabels: labels(.trainLabels),
             testImages: images(.testImages), testLabels: labels(.testLabels), fileNames: names)
 
-        let provenance = MNISTStore.Provenance(sources: sources, checksums: checksums, toolVersion: toolVersion)
+        let provenance = MNISTStore.Provenance(dataset: dataset, sources: sources, checksums: checksums, toolVersion: toolVersion)
         try MNISTStore.write(archive, provenance: provenance, to: output)
-        reporter.note("wrote \(output): \(archive.trainImages.count) training and \(archive.testImages.count) test images")
+        reporter.note("wrote \(output): \(dataset), \(archive.trainImages.count) training and \(archive.testImages.count) test images")
         return .written
     }
 
@@ -126,10 +137,10 @@ public struct MNISTFetch: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw FetchError(kind: .outputNotWritable(folder: folder, reason: "cannot create it: \(error.localizedDescription)"))
+            throw FetchError(kind: .outputNotWritable(folder: folder, reason: "cannot create it: \(error.localizedDescription)"), dataset: dataset)
         }
         guard access(folder, W_OK) == 0 else {
-            throw FetchError(kind: .outputNotWritable(folder: folder, reason: String(cString: strerror(errno))))
+            throw FetchError(kind: .outputNotWritable(folder: folder, reason: String(cString: strerror(errno))), dataset: dataset)
         }
     }
 
@@ -166,6 +177,6 @@ public struct MNISTFetch: Sendable {
                 }
             }
         }
-        throw FetchError(kind: .unavailable(part: part, failures: failures))
+        throw FetchError(kind: .unavailable(part: part, failures: failures), dataset: dataset)
     }
 }

@@ -1,4 +1,5 @@
-/// One of the four files of the MNIST database, with the checksum its content must have.
+/// One of the four files of the MNIST database (and of every data set in its format,
+/// `ImageDataset`); the checksum each must have depends on the data set.
 public enum MNISTPart: String, CaseIterable, Sendable {
     case trainImages = "train-images-idx3-ubyte"
     case trainLabels = "train-labels-idx1-ubyte"
@@ -11,7 +12,7 @@ public enum MNISTPart: String, CaseIterable, Sendable {
     /// The compressed file's name on the mirrors (`train-images-idx3-ubyte.gz`).
     public var compressedFileName: String { rawValue + ".gz" }
 
-    /// The dataset this part is stored in inside `mnist.h5`.
+    /// The dataset this part is stored in inside `mnist.h5` (and `fashion-mnist.h5`).
     public var datasetPath: String {
         switch self {
         case .trainImages: return "train/images"
@@ -25,21 +26,4 @@ public enum MNISTPart: String, CaseIterable, Sendable {
 
     /// The number of examples the original database has in this part.
     public var exampleCount: Int { self == .trainImages || self == .trainLabels ? 60_000 : 10_000 }
-
-    /// SHA-256 of the decompressed IDX content of the original database, as pinned in
-    /// `shared/mnist/README.md`. The compressed bytes differ between mirrors; these do not.
-    public var pinnedSHA256: String {
-        switch self {
-        case .trainImages: return "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
-        case .trainLabels: return "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
-        case .testImages: return "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"
-        case .testLabels: return "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
-        }
-    }
-
-    /// The pinned checksums of all four parts.
-    public static var pinnedChecksums: [MNISTPart: String] {
-        Dictionary(uniqueKeysWithValues: allCases.map { ($0, $0.pinnedSHA256) })
-    }
-
 }

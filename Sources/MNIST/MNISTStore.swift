@@ -2,18 +2,22 @@ import Crypto
 import Foundation
 import HDF5
 
-/// `data/mnist.h5`: the MNIST database as `l2l-fetch` stores it and the later stages read it.
+/// `data/mnist.h5`: the MNIST database as `l2l-fetch` stores it and the later stages read it;
+/// `data/fashion-mnist.h5` holds Fashion-MNIST in the same layout.
 ///
 /// Layout: `/train/images` (UInt8, 60000 × 28 × 28, chunked, gzip), `/train/labels` (UInt8, 60000),
 /// `/test/images` (UInt8, 10000 × 28 × 28, chunked, gzip), `/test/labels` (UInt8, 10000); on the
-/// root, the format name and version, where each file came from, the SHA-256 of each file's
-/// decompressed IDX content, the tool version and the creation time.
+/// root, the format name and version, the data set (`dataset`; files written before it existed
+/// hold MNIST), where each file came from, the SHA-256 of each file's decompressed IDX content,
+/// the tool version and the creation time.
 public enum MNISTStore {
     public static let formatName = "l2l-mnist"
     public static let formatVersion: Int32 = 1
 
     /// Where the data came from and who wrote it, stored as root attributes.
     public struct Provenance: Sendable {
+        /// Which data set the files are.
+        public var dataset: ImageDataset
         /// The mirror (URL or folder) each part was read from.
         public var sources: [MNISTPart: String]
         /// SHA-256 (lowercase hex) of each part's decompressed IDX content.
@@ -21,7 +25,8 @@ public enum MNISTStore {
         public var toolVersion: String
         public var created: Date
 
-        public init(sources: [MNISTPart: String], checksums: [MNISTPart: String], toolVersion: String, created: Date = Date()) {
+        public init(dataset: ImageDataset = .mnist, sources: [MNISTPart: String], checksums: [MNISTPart: String], toolVersion: String, created: Date = Date()) {
+            self.dataset = dataset
             self.sources = sources
             self.checksums = checksums
             self.toolVersion = toolVersion
@@ -33,6 +38,7 @@ public enum MNISTStore {
     enum Attribute {
         static let format = "format"
         static let formatVersion = "format_version"
+        static let dataset = "dataset"
         static let source = "source"
         static let toolVersion = "tool_version"
         static let created = "created"
@@ -53,13 +59,15 @@ public enum MNISTStore {
         try file.close()
     }
 
-    /// Checks that `path` holds the layout above, with the expected checksums both recorded and
-    /// recomputed from the stored data, and returns its contents.
+    /// Checks that `path` holds the layout above for `dataset`, with the expected checksums (the
+    /// data set's pinned ones by default) both recorded and recomputed from the stored data, and
+    /// returns its contents.
     ///
     /// - Throws: `MNISTError.invalidLayout` naming what is missing or wrong, or `HDF5Error`.
     @discardableResult
-    public static func verify(_ path: String, expectedChecksums: [MNISTPart: String] = MNISTPart.pinnedChecksums) throws -> MNISTArchive {
-        let archive = try read(path)
+    public static func verify(_ path: String, dataset: ImageDataset = .mnist, expectedChecksums: [MNISTPart: String]? = nil) throws -> MNISTArchive {
+        let archive = try read(path, dataset: dataset)
+        let expectedChecksums = expectedChecksums ?? dataset.pinnedChecksums
         let file = try File.open(path)
         for part in MNISTPart.allCases {
             let recorded = try file.stringAttribute(Attribute.sha256(part))
@@ -74,8 +82,9 @@ public enum MNISTStore {
         return archive
     }
 
-    /// Reads the four datasets, checking the format attributes, types and shapes (not checksums).
-    public static func read(_ path: String) throws -> MNISTArchive {
+    /// Reads the four datasets, checking the format attributes, that the file holds `dataset`,
+    /// and the types and shapes (not checksums).
+    public static func read(_ path: String, dataset expected: ImageDataset = .mnist) throws -> MNISTArchive {
         guard FileManager.default.fileExists(atPath: path) else {
             throw invalid(path, "/", "the file does not exist (run `make data` or `l2l-fetch` to create it)")
         }
@@ -88,6 +97,10 @@ public enum MNISTStore {
         let version = try file.attribute(Attribute.formatVersion, as: Int32.self)
         guard version == formatVersion else {
             throw invalid(path, "/@\(Attribute.formatVersion)", "expected \(formatVersion), found \(version); rewrite it with `l2l-fetch --force`")
+        }
+        let recorded = try recordedDataset(in: file, path: path)
+        guard recorded == expected else {
+            throw invalid(path, "/@\(Attribute.dataset)", "the file holds \(recorded), expected \(expected) (`l2l-fetch --dataset \(expected.rawValue)` writes \(expected.defaultOutput))")
         }
 
         func images(_ part: MNISTPart) throws -> IDXImages {
@@ -109,6 +122,21 @@ public enum MNISTStore {
             trainImages: images(.trainImages), trainLabels: labels(.trainLabels),
             testImages: images(.testImages), testLabels: labels(.testLabels),
             fileNames: Dictionary(uniqueKeysWithValues: MNISTPart.allCases.map { ($0, "\(path):/\($0.datasetPath)") }))
+    }
+
+    /// The data set `path` holds: its `dataset` attribute, or MNIST for a file written before
+    /// the attribute existed.
+    public static func recordedDataset(_ path: String) throws -> ImageDataset {
+        try recordedDataset(in: File.open(path), path: path)
+    }
+
+    private static func recordedDataset(in file: File, path: String) throws -> ImageDataset {
+        guard file.hasAttribute(Attribute.dataset) else { return .mnist }
+        let name = try file.stringAttribute(Attribute.dataset)
+        guard let dataset = ImageDataset(rawValue: name) else {
+            throw invalid(path, "/@\(Attribute.dataset)", "unknown data set '\(name)'; expected one of \(ImageDataset.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return dataset
     }
 
     /// The checksums recorded in the file, for the provenance of the stages that read it.
@@ -142,10 +170,11 @@ public enum MNISTStore {
         }
         for (part, labels) in [(MNISTPart.trainLabels, archive.trainLabels), (.testLabels, archive.testLabels)] {
             let dataset = try file.createDataset(part.datasetPath, values: labels, shape: [labels.count])
-            try dataset.setAttribute("description", "digit labels 0...9, one per image")
+            try dataset.setAttribute("description", provenance.dataset.labelDescription)
         }
         try file.setAttribute(Attribute.format, formatName)
         try file.setAttribute(Attribute.formatVersion, formatVersion)
+        try file.setAttribute(Attribute.dataset, provenance.dataset.rawValue)
         let distinctSources = Set(provenance.sources.values)
         try file.setAttribute(Attribute.source, distinctSources.count == 1 ? distinctSources.first ?? "" : distinctSources.sorted().joined(separator: "; "))
         for part in MNISTPart.allCases {

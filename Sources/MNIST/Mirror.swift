@@ -3,18 +3,13 @@ import Foundation
 import FoundationNetworking
 #endif
 
-/// A place the four compressed MNIST files can be read from: a web mirror or a local folder.
+/// A place the four compressed files of a data set can be read from: a web mirror or a local
+/// folder (`ImageDataset.defaultMirrors` lists the defaults).
 public enum Mirror: Sendable, Equatable, CustomStringConvertible {
     /// A base URL; the file names are appended to it.
     case web(URL)
     /// A folder holding the `.gz` files.
     case directory(String)
-
-    /// The public mirrors, tried in order when none is given.
-    public static let defaults: [Mirror] = [
-        .web(URL(string: "https://ossci-datasets.s3.amazonaws.com/mnist/")!),
-        .web(URL(string: "https://storage.googleapis.com/cvdf-datasets/mnist/")!),
-    ]
 
     /// Parses `http(s)://…` as a web mirror, `file://…` or anything else as a local folder
     /// (made absolute against the current directory).

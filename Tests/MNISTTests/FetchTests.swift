@@ -88,7 +88,7 @@ struct FetchTests {
             return
         }
         #expect(part == .trainImages)
-        #expect(expected == MNISTPart.trainImages.pinnedSHA256)
+        #expect(expected == ImageDataset.mnist.pinnedSHA256(.trainImages))
         #expect(filesIn(outputFolder).isEmpty)
     }
 

@@ -22,7 +22,9 @@ struct SharedMirrorTests {
         #expect(testLabels.filter { $0 == 1 }.count == 1135)
         #expect(try file.openDataset("train/images").shape == [60000, 28, 28])
         #expect(try file.openDataset("test/images").shape == [10000, 28, 28])
-        #expect(try MNISTStore.recordedChecksums(output) == MNISTPart.pinnedChecksums)
+        #expect(try file.stringAttribute("dataset") == "mnist")
+        #expect(try file.openDataset("train/labels").stringAttribute("description") == "digit labels 0...9, one per image")
+        #expect(try MNISTStore.recordedChecksums(output) == ImageDataset.mnist.pinnedChecksums)
 
         let train = try MNIST.load(.train, from: output)
         let validation = try MNIST.load(.validation, from: output)

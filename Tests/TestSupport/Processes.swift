@@ -37,6 +37,14 @@ public var sharedMNISTMirror: String? {
     return FileManager.default.fileExists(atPath: path + "/train-labels-idx1-ubyte.gz") ? path : nil
 }
 
+/// Debian's `dataset-fashion-mnist` folder (installed by `make deps`), when this machine has it.
+public var debianFashionMNIST: String? {
+    let path = "/usr/share/datasets/fashion-mnist"
+    let complete = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+        .allSatisfy { FileManager.default.fileExists(atPath: path + "/" + $0) }
+    return complete ? path : nil
+}
+
 /// What a finished process printed and returned.
 public struct ProcessResult: Sendable {
     public let status: Int32
