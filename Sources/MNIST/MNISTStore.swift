@@ -86,7 +86,8 @@ public enum MNISTStore {
     /// and the types and shapes (not checksums).
     public static func read(_ path: String, dataset expected: ImageDataset = .mnist) throws -> MNISTArchive {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw invalid(path, "/", "the file does not exist (run `make data` or `l2l-fetch` to create it)")
+            let fetch = expected == .mnist ? "l2l-fetch" : "l2l-fetch --dataset \(expected.rawValue)"
+            throw invalid(path, "/", "the file does not exist (run `make data` or `\(fetch) --output \(path)` to create it)")
         }
         guard File.isHDF5(path) else { throw invalid(path, "/", "not an HDF5 file") }
         let file = try File.open(path)

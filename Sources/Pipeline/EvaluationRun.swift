@@ -13,16 +13,17 @@ import L2L
 public struct EvaluationRun {
     public var configuration: PipelineConfiguration
     public var runFolder: String
-    public var mnistPath: String
+    /// Where the data sets are read (`--data`).
+    public var data: DataFiles
     public var split: EvaluationSplit
     /// Which φ of the run (`--phi`); another than `/phi/best` goes to a file of its own.
     public var phi: PhiSelection
 
-    public init(configuration: PipelineConfiguration, runFolder: String, mnistPath: String, split: EvaluationSplit = .test,
+    public init(configuration: PipelineConfiguration, runFolder: String, data: DataFiles, split: EvaluationSplit = .test,
                 phi: PhiSelection = .best) {
         self.configuration = configuration
         self.runFolder = runFolder
-        self.mnistPath = mnistPath
+        self.data = data
         self.split = split
         self.phi = phi
     }
@@ -61,9 +62,9 @@ public struct EvaluationRun {
         let lock = try folder.lock(stage: "l2l-eval")
         defer { withExtendedLifetime(lock) {} }
         let source = try loadPhi()
-        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [split.mnistSplit])
+        let experiment = try Experiment.evaluation(configuration, data: data, split: split.mnistSplit)
         let file = try File.createInMemory(path)
-        try Provenance.record(on: file, configuration: configuration, tool: "l2l-eval", mnistPath: experiment.mnistPath)
+        try Provenance.record(on: file, configuration: configuration, tool: "l2l-eval", data: experiment.dataPaths)
         try file.setAttribute("format", "l2l-eval")
         try file.setAttribute("format_version", Int32(2))
         try file.setAttribute("split", split.rawValue)
@@ -75,7 +76,7 @@ public struct EvaluationRun {
         for problem in configuration.evaluationProblems {
             note("evaluating on \(problem.name)")
             let results: [Result]
-            switch AnyProblem(problem.optimizee, data: try experiment.data(split.mnistSplit)) {
+            switch AnyProblem(problem.optimizee, data: try experiment.data(split.mnistSplit, for: problem.optimizee)) {
             case let .quadratic(quadratic): results = evaluate(problem: quadratic, name: problem.name, phi: source.phi)
             case let .mlp(mlp): results = evaluate(problem: mlp, name: problem.name, phi: source.phi)
             }

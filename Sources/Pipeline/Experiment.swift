@@ -4,32 +4,44 @@ import MNIST
 /// The optimizees of an experiment, built from its definition and the data.
 struct Experiment {
     let configuration: PipelineConfiguration
-    /// `data/mnist.h5`, for MNIST experiments.
-    let mnistPath: String?
-    private var splits: [MNIST.Split: ClassificationData] = [:]
+    /// The file each data set read was loaded from (empty for quadratics), for the provenance.
+    let dataPaths: [(dataset: ImageDataset, path: String)]
+    private var splits: [ImageDataset: [MNIST.Split: ClassificationData]] = [:]
 
-    /// Loads (for MNIST) only `splits`: training needs the train and validation splits,
-    /// evaluation the test split.
-    init(configuration: PipelineConfiguration, mnistPath: String, splits wanted: [MNIST.Split]) throws {
+    /// Loads only `splits` of only `datasets`: training needs the train and validation splits
+    /// of its optimizee's data set, evaluation one split of its problems' data sets.
+    init(configuration: PipelineConfiguration, data: DataFiles, splits wanted: [MNIST.Split], datasets: [ImageDataset]) throws {
         self.configuration = configuration
-        let usesMNIST = configuration.optimizee.isMNIST
-        self.mnistPath = usesMNIST ? mnistPath : nil
-        if usesMNIST {
-            let archive = try MNISTStore.read(mnistPath)
+        dataPaths = datasets.map { ($0, data.path($0)) }
+        for (dataset, path) in dataPaths {
+            let archive = try MNISTStore.read(path, dataset: dataset)
             for split in wanted {
-                let examples = try MNIST.load(split, from: archive, path: mnistPath)
-                splits[split] = ClassificationData(bytes: examples.pixels, divisor: 255, labels: examples.labels, inputSize: MNISTSplit.pixelsPerImage, classes: 10)
+                let examples = try MNIST.load(split, from: archive, path: path)
+                splits[dataset, default: [:]][split] = ClassificationData(
+                    bytes: examples.pixels, divisor: 255, labels: examples.labels, inputSize: MNISTSplit.pixelsPerImage, classes: 10)
             }
         }
     }
 
-    /// The data of `split` (empty for quadratics, which read none).
+    /// Meta-training's data: the train and validation splits of its optimizee's data set.
+    static func training(_ configuration: PipelineConfiguration, data: DataFiles, splits: [MNIST.Split] = [.train, .validation]) throws -> Experiment {
+        try Experiment(configuration: configuration, data: data, splits: splits, datasets: configuration.trainingDatasets)
+    }
+
+    /// The evaluation's data: `split` of every data set its problems read.
+    static func evaluation(_ configuration: PipelineConfiguration, data: DataFiles, split: MNIST.Split) throws -> Experiment {
+        try Experiment(configuration: configuration, data: data, splits: [split], datasets: configuration.evaluationDatasets)
+    }
+
+    /// The data of `split` that `optimizee` trains on (empty for quadratics, which read none).
     ///
-    /// - Throws: `RunError` for an MNIST split that was not loaded.
-    func data(_ split: MNIST.Split) throws -> ClassificationData {
-        guard configuration.optimizee.isMNIST else { return ClassificationData(inputs: [], labels: [], inputSize: 784, classes: 10) }
-        guard let data = splits[split] else {
-            throw RunError(file: mnistPath ?? "MNIST", "the \(split) split was not loaded (this stage loads \(splits.keys.map { "\($0)" }.sorted().joined(separator: ", ")))")
+    /// - Throws: `RunError` for a data set or split that was not loaded.
+    func data(_ split: MNIST.Split, for optimizee: OptimizeeSpecification) throws -> ClassificationData {
+        guard let dataset = optimizee.dataset else { return ClassificationData(inputs: [], labels: [], inputSize: 784, classes: 10) }
+        guard let data = splits[dataset]?[split] else {
+            let loaded = splits.flatMap { dataset, splits in splits.keys.map { "\(dataset.rawValue) \($0)" } }.sorted()
+            throw RunError(file: dataPaths.first { $0.dataset == dataset }?.path ?? dataset.defaultOutput,
+                           "the \(split) split of \(dataset) was not loaded (this stage loads \(loaded.isEmpty ? "no data" : loaded.joined(separator: ", ")))")
         }
         return data
     }
@@ -44,7 +56,7 @@ enum AnyProblem {
         switch specification {
         case let .quadratic(problems, dimensions, distribution):
             self = .quadratic(QuadraticProblem(problems: problems, dimensions: dimensions, distribution: distribution))
-        case let .mnist(hidden, activation, batchSize, initialisation):
+        case let .mnist(hidden, activation, batchSize, initialisation, _):
             self = .mlp(MLPProblem(data: data, hiddenSizes: hidden, activation: activation, batchSize: batchSize, initialisation: initialisation))
         }
     }

@@ -11,7 +11,8 @@ import L2L
 /// Each sample is a fresh θ₀ and one minibatch of the validation split (never the test split).
 public struct GradientScaleProbe {
     public var configuration: PipelineConfiguration
-    public var mnistPath: String
+    /// Where the data sets are read (`--data`).
+    public var data: DataFiles
     /// The initialisations compared, by name.
     public var initialisations: [(name: String, initialisation: Initialisation)]
     /// θ₀ and minibatches drawn per problem and initialisation.
@@ -41,9 +42,9 @@ public struct GradientScaleProbe {
         public var statistics: LayerStatistics
     }
 
-    public init(configuration: PipelineConfiguration, mnistPath: String, initialisations: [(name: String, initialisation: Initialisation)], samples: Int) {
+    public init(configuration: PipelineConfiguration, data: DataFiles, initialisations: [(name: String, initialisation: Initialisation)], samples: Int) {
         self.configuration = configuration
-        self.mnistPath = mnistPath
+        self.data = data
         self.initialisations = initialisations
         self.samples = samples
     }
@@ -59,10 +60,11 @@ public struct GradientScaleProbe {
         guard configuration.optimizee.isMNIST else {
             throw RunError(file: configuration.path, "gradient-scale measures MLP optimizees; this pipeline trains on quadratics")
         }
-        let data = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [.validation]).data(.validation)
+        let experiment = try Experiment.evaluation(configuration, data: data, split: .validation)
         var rows: [Row] = []
         for problem in configuration.evaluationProblems {
-            guard case let .mnist(hidden, activation, batchSize, _) = problem.optimizee else { continue }
+            guard case let .mnist(hidden, activation, batchSize, _, _) = problem.optimizee else { continue }
+            let data = try experiment.data(.validation, for: problem.optimizee)
             for (name, initialisation) in initialisations {
                 let mlp = MLPProblem(data: data, hiddenSizes: hidden, activation: activation, batchSize: batchSize, initialisation: initialisation)
                 var generator = Generator(seed: configuration.seed, purpose: "gradient-scale/\(problem.name)/\(name)")
@@ -109,7 +111,8 @@ public struct GradientScaleProbe {
     /// layer, with the provenance of every output.
     private func write(_ rows: [Row], to path: String) throws {
         let file = try File.createInMemory(path)
-        try Provenance.record(on: file, configuration: configuration, tool: "l2l-probe gradient-scale", mnistPath: mnistPath)
+        try Provenance.record(on: file, configuration: configuration, tool: "l2l-probe gradient-scale",
+                              data: configuration.evaluationDatasets.map { ($0, data.path($0)) })
         try file.setAttribute("samples", Int64(samples))
         try file.setAttribute("threshold", threshold ?? .nan)
         try file.setAttribute("split", "validation")
@@ -139,19 +142,20 @@ public struct GradientScaleProbe {
 /// It trains as `l2l-train` does (the same seed, draws and updates of φ) but writes nothing.
 public struct MetaGradientProbe {
     public var configuration: PipelineConfiguration
-    public var mnistPath: String
+    /// Where the data sets are read (`--data`).
+    public var data: DataFiles
     public var unrolls: Int
 
-    public init(configuration: PipelineConfiguration, mnistPath: String, unrolls: Int) {
+    public init(configuration: PipelineConfiguration, data: DataFiles, unrolls: Int) {
         self.configuration = configuration
-        self.mnistPath = mnistPath
+        self.data = data
         self.unrolls = unrolls
     }
 
     /// ‖∂L/∂φ‖ of each unroll, before any clipping (infinite for an unroll that was skipped).
     public func run(progress: (Int, Double) -> Void = { _, _ in }) throws -> [Double] {
-        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [.train])
-        switch AnyProblem(configuration.optimizee, data: try experiment.data(.train)) {
+        let experiment = try Experiment.training(configuration, data: data, splits: [.train])
+        switch AnyProblem(configuration.optimizee, data: try experiment.data(.train, for: configuration.optimizee)) {
         case let .quadratic(problem): return norms(problem, progress: progress)
         case let .mlp(problem): return norms(problem, progress: progress)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import HDF5
 import L2L
+import MNIST
 
 /// The learning curve of meta-training itself (`l2l-eval --history`): every `every`-th snapshot
 /// of `/phi/history` runs as the learned optimizer on fresh validation problems, every snapshot on
@@ -13,7 +14,8 @@ import L2L
 public struct HistoryEvaluation {
     public var configuration: PipelineConfiguration
     public var runFolder: String
-    public var mnistPath: String
+    /// Where the data sets are read (`--data`).
+    public var data: DataFiles
     /// Every how many snapshots of /phi/history to evaluate (1: all; the last is always taken).
     public var every: Int
     /// Evaluation problems by name (nil: all of the pipeline's).
@@ -26,11 +28,11 @@ public struct HistoryEvaluation {
     public static let fileName = "history.h5"
     static let formatVersion: Int32 = 1
 
-    public init(configuration: PipelineConfiguration, runFolder: String, mnistPath: String, every: Int, problems: [String]? = nil,
+    public init(configuration: PipelineConfiguration, runFolder: String, data: DataFiles, every: Int, problems: [String]? = nil,
                 evaluationSeed: UInt64? = nil) {
         self.configuration = configuration
         self.runFolder = runFolder
-        self.mnistPath = mnistPath
+        self.data = data
         self.every = every
         self.problems = problems
         self.evaluationSeed = evaluationSeed
@@ -56,7 +58,7 @@ public struct HistoryEvaluation {
         defer { withExtendedLifetime(lock) {} }
 
         // The checks of l2l-eval: this pipeline's run, readable, its φ of this architecture.
-        let source = try EvaluationRun(configuration: configuration, runFolder: runFolder, mnistPath: mnistPath).loadPhi()
+        let source = try EvaluationRun(configuration: configuration, runFolder: runFolder, data: data).loadPhi()
         let train = try File.open(trainPath)
         let history = try TrainFile.history(in: train, architecture: configuration.architecture)
         let epochs = history.epochs
@@ -68,12 +70,11 @@ public struct HistoryEvaluation {
         var draws = configuration
         draws.seed = drawSeed
         let options = "every \(every); problems \(selected.map(\.name).joined(separator: ",")); runs \(configuration.runs); horizon \(configuration.horizon); seed \(draws.seed)"
-        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [EvaluationSplit.validation.mnistSplit])
+        let experiment = try Experiment.evaluation(configuration, data: data, split: EvaluationSplit.validation.mnistSplit)
         let (file, alreadyDone) = try openOrCreate(runID: source.runID, options: options, snapshots: chosen.map { epochs[$0] },
-                                                   problems: selected.map(\.name), mnistPath: experiment.mnistPath)
-        let evaluation = EvaluationRun(configuration: draws, runFolder: runFolder, mnistPath: mnistPath, split: .validation)
-        let data = try experiment.data(EvaluationSplit.validation.mnistSplit)
-        let problems = selected.map { (name: $0.name, problem: AnyProblem($0.optimizee, data: data)) }
+                                                   problems: selected.map(\.name), data: experiment.dataPaths)
+        let evaluation = EvaluationRun(configuration: draws, runFolder: runFolder, data: data, split: .validation)
+        let problems = try selected.map { (name: $0.name, problem: AnyProblem($0.optimizee, data: try experiment.data(EvaluationSplit.validation.mnistSplit, for: $0.optimizee))) }
         if alreadyDone > 0 { note("continuing \(path): \(alreadyDone) of \(chosen.count) snapshots done") }
 
         let progress = ProgressLine(label: "history of \(configuration.name)", total: chosen.count, startingAt: alreadyDone)
@@ -112,7 +113,7 @@ public struct HistoryEvaluation {
 
     /// The existing file when it is a history of this run with these options whose snapshots
     /// begin `snapshots` (and how many it holds), else a new one.
-    private func openOrCreate(runID: String, options: String, snapshots: [Int64], problems: [String], mnistPath: String?) throws -> (File, Int) {
+    private func openOrCreate(runID: String, options: String, snapshots: [Int64], problems: [String], data: [(dataset: ImageDataset, path: String)]) throws -> (File, Int) {
         if File.isHDF5(path), let file = try? File.openInMemory(path),
            (try? file.stringAttribute("train_run_id")) == runID, (try? file.stringAttribute("options")) == options,
            let done = try? file.openDataset("epoch").read(Int64.self), done.count <= snapshots.count,
@@ -121,7 +122,7 @@ public struct HistoryEvaluation {
         }
         let steps = configuration.horizon + 1
         let file = try File.createInMemory(path)
-        try Provenance.record(on: file, configuration: configuration, tool: "l2l-eval --history", mnistPath: mnistPath)
+        try Provenance.record(on: file, configuration: configuration, tool: "l2l-eval --history", data: data)
         try file.setAttribute("format", "l2l-history")
         try file.setAttribute("format_version", Self.formatVersion)
         try file.setAttribute("train_run_id", runID)

@@ -1,12 +1,15 @@
 import Foundation
 import L2L
+import MNIST
 
 /// Which optimizee an experiment trains on or evaluates.
 public enum OptimizeeSpecification: Sendable, Equatable, Hashable {
     /// Random quadratics (paper §3.1).
     case quadratic(problems: Int, dimensions: Int, distribution: Quadratic.Distribution)
-    /// An MLP on MNIST (paper §3.2), θ₀ drawn as `initialisation` says (`optimizee.init`).
-    case mnist(hidden: [Int], activation: MLP.Activation, batchSize: Int, initialisation: Initialisation = .released)
+    /// An MLP on MNIST (paper §3.2), or on another data set in MNIST's format (`dataset`), θ₀
+    /// drawn as `initialisation` says (`optimizee.init`).
+    case mnist(hidden: [Int], activation: MLP.Activation, batchSize: Int, initialisation: Initialisation = .released,
+               dataset: ImageDataset = .mnist)
 
     public var isMNIST: Bool {
         if case .mnist = self { return true }
@@ -15,7 +18,13 @@ public enum OptimizeeSpecification: Sendable, Equatable, Hashable {
 
     /// How an MLP's θ₀ is drawn (nil for quadratics).
     public var initialisation: Initialisation? {
-        if case let .mnist(_, _, _, initialisation) = self { return initialisation }
+        if case let .mnist(_, _, _, initialisation, _) = self { return initialisation }
+        return nil
+    }
+
+    /// The data set an MLP trains on (nil for quadratics, which read none).
+    public var dataset: ImageDataset? {
+        if case let .mnist(_, _, _, _, dataset) = self { return dataset }
         return nil
     }
 }
@@ -59,6 +68,14 @@ public struct PipelineConfiguration: Sendable, Equatable {
     public var learningRates: [Float]
     public var evaluationProblems: [EvaluationProblem]
 
+    /// The data sets meta-training reads (its optimizee's).
+    public var trainingDatasets: [ImageDataset] { optimizee.dataset.map { [$0] } ?? [] }
+
+    /// The data sets the evaluation problems read, each once, in the order of first use.
+    public var evaluationDatasets: [ImageDataset] {
+        evaluationProblems.compactMap(\.optimizee.dataset).reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+    }
+
     /// The file's text, stored verbatim in every output.
     public var text: String
     public var path: String
@@ -73,7 +90,7 @@ public struct PipelineConfiguration: Sendable, Equatable {
     /// The meta-training settings that differ between `stored` and this definition, as
     /// "name: stored → now" (empty when a run of `stored` can be continued with this one).
     public func trainingDifferences(from stored: PipelineConfiguration) -> [String] {
-        let mine = Mirror(reflecting: normalizedForTraining), theirs = Mirror(reflecting: stored.normalizedForTraining)
+        let mine = Swift.Mirror(reflecting: normalizedForTraining), theirs = Swift.Mirror(reflecting: stored.normalizedForTraining)
         return zip(mine.children, theirs.children).compactMap { now, then in
             let (a, b) = (String(describing: now.value), String(describing: then.value))
             return a == b ? nil : "\(now.label ?? "?"): \(b) → \(a)"
@@ -188,7 +205,8 @@ public struct PipelineConfiguration: Sendable, Equatable {
         learningRates = stride(from: from, through: to + 1e-9, by: step).map { Float(pow(10, $0)) }
         evaluationProblems = []
         for var section in try evaluation.sections("problems") {
-            let (problemName, spec) = try Self.optimizee(&section, allowName: true, inherited: optimizee.initialisation ?? .released)
+            let (problemName, spec) = try Self.optimizee(&section, allowName: true, inherited: optimizee.initialisation ?? .released,
+                                                         inheritedDataset: optimizee.dataset ?? .mnist)
             try section.finish()
             guard spec.isMNIST == optimizee.isMNIST else {
                 throw section.error("kind", "evaluation problems must be of the kind the optimizer was trained on")
@@ -199,10 +217,11 @@ public struct PipelineConfiguration: Sendable, Equatable {
         try root.finish()
     }
 
-    /// Reads an optimizee; an MNIST one without `init` takes `inherited` (an evaluation problem
-    /// takes the meta-training optimizee's, and that one the released code's N(0, 0.01²)).
-    private static func optimizee(_ section: inout ConfigurationReader, allowName: Bool,
-                                  inherited: Initialisation = .released) throws(PipelineError) -> (name: String?, optimizee: OptimizeeSpecification) {
+    /// Reads an optimizee; an MNIST one without `init` takes `inherited` and without `dataset`
+    /// `inheritedDataset` (an evaluation problem takes the meta-training optimizee's, and that
+    /// one the released code's N(0, 0.01²) and MNIST).
+    private static func optimizee(_ section: inout ConfigurationReader, allowName: Bool, inherited: Initialisation = .released,
+                                  inheritedDataset: ImageDataset = .mnist) throws(PipelineError) -> (name: String?, optimizee: OptimizeeSpecification) {
         let name = allowName ? try section.string("name") : nil
         let kind = try section.string("kind", oneOf: ["quadratic", "mnist"])
         let result: OptimizeeSpecification
@@ -216,8 +235,11 @@ public struct PipelineConfiguration: Sendable, Equatable {
             let activation = try section.string("activation", oneOf: MLP.Activation.allCases.map(\.rawValue))
             let batchSize = try section.int("batch_size", in: 1...1_000_000)
             let initialisation = section.has("init") ? try Self.initialisation(try section.section("init")) : inherited
+            let dataset = section.has("dataset")
+                ? ImageDataset(rawValue: try section.string("dataset", oneOf: ImageDataset.allCases.map(\.rawValue))) ?? inheritedDataset
+                : inheritedDataset
             result = .mnist(hidden: hidden, activation: MLP.Activation(rawValue: activation) ?? .sigmoid, batchSize: batchSize,
-                            initialisation: initialisation)
+                            initialisation: initialisation, dataset: dataset)
         }
         if !allowName { try section.finish() }
         return (name, result)

@@ -47,21 +47,32 @@ public struct Provenance: Sendable {
         return commit.isEmpty || commit.contains("\n") ? nil : commit
     }
 
-    /// Records the configuration, seed, code version and (for MNIST) the data's checksums.
-    static func record(on file: File, configuration: PipelineConfiguration, tool: String, mnistPath: String?) throws {
+    /// Records the configuration, seed, code version and the checksums of every data set read:
+    /// `<dataset>` (its file) and `<dataset> sha256 <IDX file>` (`mnist`, `mnist sha256 …`).
+    static func record(on file: File, configuration: PipelineConfiguration, tool: String, data: [(dataset: ImageDataset, path: String)]) throws {
         try file.setAttribute("configuration", configuration.text)
         try file.setAttribute("pipeline", configuration.path)
         try file.setAttribute("seed", Int64(configuration.seed))
         try file.setAttribute("code_version", Provenance.codeVersion)
         try file.setAttribute("tool", tool)
         try file.setAttribute("created", ISO8601DateFormatter().string(from: Date()))
-        if let mnistPath {
-            try file.setAttribute("mnist", mnistPath)
-            for (part, checksum) in try MNISTStore.recordedChecksums(mnistPath) {
-                try file.setAttribute("mnist sha256 \(part.fileName)", checksum)
+        for (dataset, path) in data {
+            try file.setAttribute(dataset.rawValue, path)
+            for (part, checksum) in try MNISTStore.recordedChecksums(path) {
+                try file.setAttribute(checksumAttribute(dataset, part), checksum)
             }
         }
     }
+}
+
+extension Provenance {
+    /// The attribute holding the SHA-256 of `part` of `dataset` in every output.
+    static func checksumAttribute(_ dataset: ImageDataset, _ part: MNISTPart) -> String {
+        "\(dataset.rawValue) sha256 \(part.fileName)"
+    }
+
+    /// Every data checksum attribute an output may hold.
+    static let checksumAttributes: [String] = ImageDataset.allCases.flatMap { dataset in MNISTPart.allCases.map { checksumAttribute(dataset, $0) } }
 }
 
 /// Reports a long task's progress on standard error: one updating line on a terminal, a plain

@@ -124,12 +124,12 @@ public struct Sweep: Sendable {
             }
         }
         // The evaluation runs the baselines once for all members, so every member must be
-        // evaluated on the same problems; a grid over optimizee.init would change them through
-        // the problems that inherit it.
+        // evaluated on the same problems; a grid over optimizee.init or optimizee.dataset would
+        // change them through the problems that inherit it.
         if let first = members.first, let other = members.first(where: { $0.configuration.evaluationProblems != first.configuration.evaluationProblems }) {
             let entry = grid.first { $0.key.hasPrefix("optimizee") } ?? grid.first
             throw PipelineError(file: path, key: entry.map { "sweep.grid.\($0.key)" } ?? "sweep.grid",
-                                reason: "members \(first.id) and \(other.id) would be evaluated on different problems (evaluation problems without an init inherit optimizee.init), but a sweep's members share one evaluation and its baselines: give every evaluation problem its own init, or make one sweep file per value",
+                                reason: "members \(first.id) and \(other.id) would be evaluated on different problems (evaluation problems without an init or a dataset inherit the optimizee's), but a sweep's members share one evaluation and its baselines: give every evaluation problem its own init and dataset, or make one sweep file per value",
                                 line: entry?.line)
         }
         self.path = path

@@ -21,7 +21,8 @@ import L2L
 public struct SweepEvaluation {
     public var sweep: Sweep
     public var folder: String
-    public var mnistPath: String
+    /// Where the data sets are read (`--data`).
+    public var data: DataFiles
 
     public var split: EvaluationSplit
     public var trainedOnly: Bool
@@ -30,11 +31,11 @@ public struct SweepEvaluation {
     /// whose baselines come from the `/phi/best` evaluation's when it has them.
     public var phi: PhiSelection
 
-    public init(sweep: Sweep, folder: String, mnistPath: String, split: EvaluationSplit = .test,
+    public init(sweep: Sweep, folder: String, data: DataFiles, split: EvaluationSplit = .test,
                 trainedOnly: Bool = false, baselinesFrom: String? = nil, phi: PhiSelection = .best) {
         self.sweep = sweep
         self.folder = folder
-        self.mnistPath = mnistPath
+        self.data = data
         self.split = split
         self.trainedOnly = trainedOnly
         self.baselinesFrom = baselinesFrom
@@ -67,12 +68,12 @@ public struct SweepEvaluation {
         }
         if !untrained.isEmpty { note("leaving out \(untrained.count) members not trained yet: \(untrained.map(\.id).joined(separator: " "))") }
         let sources = try trained.map { member -> EvaluationRun.Source in
-            try EvaluationRun(configuration: member.configuration, runFolder: memberFolder(member), mnistPath: mnistPath, phi: phi).loadPhi()
+            try EvaluationRun(configuration: member.configuration, runFolder: memberFolder(member), data: data, phi: phi).loadPhi()
         }
-        let evaluation = EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: mnistPath, split: split)
-        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [split.mnistSplit])
+        let evaluation = EvaluationRun(configuration: configuration, runFolder: folder, data: data, split: split)
+        let experiment = try Experiment.evaluation(configuration, data: data, split: split.mnistSplit)
         let file = try File.createInMemory(path)
-        try Provenance.record(on: file, configuration: configuration, tool: "l2l-eval", mnistPath: experiment.mnistPath)
+        try Provenance.record(on: file, configuration: configuration, tool: "l2l-eval", data: experiment.dataPaths)
         try file.setAttribute("configuration", try String(contentsOfFile: sweep.path, encoding: .utf8))
         try file.setAttribute("format", "l2l-eval")
         try file.setAttribute("format_version", Int32(2))
@@ -106,7 +107,7 @@ public struct SweepEvaluation {
                 (reused ?? evaluation.baselines(problem: optimizee, name: problem.name))
                     + zip(trained, sources).map { evaluation.learned(problem: optimizee, name: problem.name, phi: $1.phi, as: "lstm/members/\($0.id)") }
             }
-            switch AnyProblem(problem.optimizee, data: try experiment.data(split.mnistSplit)) {
+            switch AnyProblem(problem.optimizee, data: try experiment.data(split.mnistSplit, for: problem.optimizee)) {
             case let .quadratic(quadratic): results = evaluate(quadratic)
             case let .mlp(mlp): results = evaluate(mlp)
             }
@@ -181,10 +182,10 @@ public struct SweepEvaluation {
         return given
     }
 
-    /// The first MNIST checksum attribute of `provenance` that `other` records differently.
+    /// The first data checksum attribute that `other` and `provenance` record differently (one
+    /// reading a data set the other does not counts; where the files lay does not).
     private static func differentData(_ other: File, _ provenance: File) throws -> String? {
-        try provenance.attributeNames().filter { $0.hasPrefix("mnist") }
-            .first { (try? other.stringAttribute($0)) != (try? provenance.stringAttribute($0)) }
+        Provenance.checksumAttributes.first { (try? other.stringAttribute($0)) != (try? provenance.stringAttribute($0)) }
     }
 
     /// The baselines' results on `problem` as `file` holds them.

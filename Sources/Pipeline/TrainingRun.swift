@@ -32,7 +32,8 @@ public struct TrainingRun {
 
     public var configuration: PipelineConfiguration
     public var outputFolder: String
-    public var mnistPath: String
+    /// Where the data sets are read (`--data`).
+    public var data: DataFiles
     public var epochs: Int
     public var mode: Mode
     /// The least time between two checkpoints, in seconds (0: after every trajectory).
@@ -44,11 +45,11 @@ public struct TrainingRun {
     public static let maximumConsecutiveFailures = 10
     public static let defaultCheckpointInterval = 10.0
 
-    public init(configuration: PipelineConfiguration, outputFolder: String, mnistPath: String, epochs: Int? = nil, mode: Mode,
+    public init(configuration: PipelineConfiguration, outputFolder: String, data: DataFiles, epochs: Int? = nil, mode: Mode,
                 checkpointInterval: Double = TrainingRun.defaultCheckpointInterval, memberID: String? = nil) {
         self.configuration = configuration
         self.outputFolder = outputFolder
-        self.mnistPath = mnistPath
+        self.data = data
         self.epochs = epochs ?? configuration.epochs
         self.mode = mode
         self.checkpointInterval = checkpointInterval
@@ -72,8 +73,9 @@ public struct TrainingRun {
         StopSignals.install()
         // The lock before the data: a second process on this run is refused at once.
         let lock = try folder.lock(stage: "l2l-train")
-        let experiment = try Experiment(configuration: configuration, mnistPath: mnistPath, splits: [.train, .validation])
-        switch (AnyProblem(configuration.optimizee, data: try experiment.data(.train)), AnyProblem(configuration.optimizee, data: try experiment.data(.validation))) {
+        let experiment = try Experiment.training(configuration, data: data)
+        let optimizee = configuration.optimizee
+        switch (AnyProblem(optimizee, data: try experiment.data(.train, for: optimizee)), AnyProblem(optimizee, data: try experiment.data(.validation, for: optimizee))) {
         case let (.quadratic(training), .quadratic(validation)):
             return try run(training: training, validation: validation, experiment: experiment, lock: lock)
         case let (.mlp(training), .mlp(validation)):
@@ -132,7 +134,7 @@ public struct TrainingRun {
     private func create(experiment: Experiment, coordinates: Int) throws -> (File, TrainingState) {
         let state = TrainingState.initial(configuration)
         let file = try File.createInMemory(path)
-        try Provenance.record(on: file, configuration: configuration, tool: "l2l-train", mnistPath: experiment.mnistPath)
+        try Provenance.record(on: file, configuration: configuration, tool: "l2l-train", data: experiment.dataPaths)
         try TrainFile.create(file, configuration: configuration, phi: state.trainer.phi, coordinates: coordinates, epochs: epochs)
         try file.openGroup("trajectory").setAttribute("skipped_unrolls", Int64(0))
         try TrainFile.writePhi(state.trainer.phi, to: TrainFile.latest, in: file)

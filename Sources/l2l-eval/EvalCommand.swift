@@ -68,8 +68,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The run folder holding train.h5 (default: runs/<name in the pipeline>).", valueName: "folder"))
     var out: String?
 
-    @Option(help: ArgumentHelp("The MNIST file written by l2l-fetch.", valueName: "path"))
-    var data = "data/mnist.h5"
+    @Option(help: ArgumentHelp(DataFiles.help, valueName: "folder-or-file"))
+    var data = "data"
 
     @Option(help: ArgumentHelp("The sweep member to evaluate, by index or id (see l2l-sweep); without it, every member.", valueName: "id-or-index"))
     var member: String?
@@ -119,13 +119,13 @@ struct EvalCommand: ParsableCommand {
                 // A sweep's members all meet the draws of the sweep's own evaluation.
                 let seed: UInt64? = if case let .sweep(sweep) = file { sweep.evaluationSeed } else { nil }
                 for (configuration, folder) in try runs(of: file) {
-                    try HistoryEvaluation(configuration: configuration, runFolder: folder, mnistPath: data, every: every, problems: names,
+                    try HistoryEvaluation(configuration: configuration, runFolder: folder, data: DataFiles(argument: data), every: every, problems: names,
                                           evaluationSeed: seed).run()
                 }
                 return
             }
             if case let .sweep(sweep) = file, member == nil {
-                try SweepEvaluation(sweep: sweep, folder: out ?? "runs/\(sweep.name)", mnistPath: data, split: split,
+                try SweepEvaluation(sweep: sweep, folder: out ?? "runs/\(sweep.name)", data: DataFiles(argument: data), split: split,
                                     trainedOnly: trainedOnly, baselinesFrom: baselinesFrom, phi: selection).run()
                 return
             }
@@ -134,7 +134,7 @@ struct EvalCommand: ParsableCommand {
             }
             // One run, or one member alone in its own folder, like a run of its own.
             for (configuration, folder) in try runs(of: file) {
-                try EvaluationRun(configuration: configuration, runFolder: folder, mnistPath: data, split: split, phi: selection).run()
+                try EvaluationRun(configuration: configuration, runFolder: folder, data: DataFiles(argument: data), split: split, phi: selection).run()
             }
         } catch let error as RunError {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))

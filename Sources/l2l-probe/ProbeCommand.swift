@@ -25,8 +25,8 @@ struct ProbeInput: ParsableArguments {
     @Option(help: ArgumentHelp("The sweep member, by index or id (see l2l-sweep); default: the first.", valueName: "id-or-index"))
     var member: String?
 
-    @Option(help: ArgumentHelp("The MNIST file written by l2l-fetch.", valueName: "path"))
-    var data = "data/mnist.h5"
+    @Option(help: ArgumentHelp(DataFiles.help, valueName: "folder-or-file"))
+    var data = "data"
 
     /// The member's (or the single run's) configuration; a failure is printed as the stages
     /// print theirs (exit status 1, or 64 for a member the file does not have).
@@ -94,7 +94,7 @@ struct GradientScale: ParsableCommand {
     func run() throws {
         try input.withConfiguration { configuration in
             let chosen = initialisations.isEmpty ? GradientScaleProbe.named : GradientScaleProbe.named.filter { initialisations.contains($0.name) }
-            let probe = GradientScaleProbe(configuration: configuration, mnistPath: input.data, initialisations: chosen, samples: samples)
+            let probe = GradientScaleProbe(configuration: configuration, data: DataFiles(argument: input.data), initialisations: chosen, samples: samples)
             let output = out ?? "runs/\(configuration.name)/gradient-scale.h5"
             try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: output).deletingLastPathComponent().path, withIntermediateDirectories: true)
             let rows = try probe.run(output: output)
@@ -139,7 +139,7 @@ struct MetaGradient: ParsableCommand {
 
     func run() throws {
         try input.withConfiguration { configuration in
-            let norms = try MetaGradientProbe(configuration: configuration, mnistPath: input.data, unrolls: unrolls).run { index, norm in
+            let norms = try MetaGradientProbe(configuration: configuration, data: DataFiles(argument: input.data), unrolls: unrolls).run { index, norm in
                 print("unroll \(index): ‖∂L/∂φ‖ = \(String(format: "%.4g", norm))")
             }
             let sorted = norms.sorted()

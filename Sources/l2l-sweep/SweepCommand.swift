@@ -68,8 +68,8 @@ struct SweepCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --slurm: at most this many tasks at once (default: no limit).", valueName: "count"))
     var throttle: Int?
 
-    @Option(help: ArgumentHelp("With --slurm: the MNIST file written by l2l-fetch.", valueName: "path"))
-    var data = "data/mnist.h5"
+    @Option(help: ArgumentHelp("With --slurm: " + DataFiles.help, valueName: "folder-or-file"))
+    var data = "data"
 
     @Flag(help: "With --slurm: submit both jobs with sbatch and print their ids.")
     var submit = false

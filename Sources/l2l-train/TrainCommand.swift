@@ -69,8 +69,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Trajectories to train for, overriding the pipeline's epochs (\(PipelineConfiguration.epochsRange.lowerBound)...\(PipelineConfiguration.epochsRange.upperBound)).", valueName: "count"))
     var epochs: Int?
 
-    @Option(help: ArgumentHelp("The MNIST file written by l2l-fetch.", valueName: "path"))
-    var data = "data/mnist.h5"
+    @Option(help: ArgumentHelp(DataFiles.help, valueName: "folder-or-file"))
+    var data = "data"
 
     @Option(help: ArgumentHelp("Least seconds between two checkpoints (0: after every trajectory).", valueName: "seconds"))
     var checkpointInterval = TrainingRun.defaultCheckpointInterval
@@ -100,7 +100,7 @@ struct TrainCommand: ParsableCommand {
             var failures: [(String, RunError)] = []
             for (configuration, folder) in runs {
                 let run = TrainingRun(
-                    configuration: configuration, outputFolder: folder, mnistPath: data,
+                    configuration: configuration, outputFolder: folder, data: DataFiles(argument: data),
                     epochs: epochs, mode: mode(sweep: runs.count > 1), checkpointInterval: checkpointInterval,
                     memberID: isSweep ? URL(fileURLWithPath: folder).lastPathComponent : nil)
                 do {

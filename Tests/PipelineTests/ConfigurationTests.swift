@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import MNIST
 @testable import Pipeline
 
 @Suite("experiment definitions")
@@ -144,6 +145,44 @@ struct ConfigurationTests {
         #expect(extra?.key.hasSuffix("gain") == true, "\(String(describing: extra))")
         let quadratic = refusal(tinyQuadraticPipeline().replacingOccurrences(of: "distribution: gaussian}\noptimizer", with: "distribution: gaussian, init: {kind: fan_in_uniform}}\noptimizer"))
         #expect(quadratic?.key.hasSuffix("init") == true, "\(String(describing: quadratic))")
+    }
+
+    /// The smoke pipeline's text with a `dataset` line on the optimizee and on its ReLU problem.
+    static func smokeWith(optimizeeDataset: String?, problemDataset: String? = nil) throws -> String {
+        var text = try smokeWith(optimizeeInit: nil)
+        if let optimizeeDataset {
+            text = text.replacingOccurrences(of: "  batch_size: 128\n\noptimizer:", with: "  batch_size: 128\n  dataset: \(optimizeeDataset)\n\noptimizer:")
+        }
+        if let problemDataset {
+            text = text.replacingOccurrences(of: "{name: relu, kind: mnist, hidden: [20], activation: relu, batch_size: 128}",
+                                             with: "{name: relu, kind: mnist, hidden: [20], activation: relu, batch_size: 128, dataset: \(problemDataset)}")
+        }
+        return text
+    }
+
+    @Test("optimizee.dataset: MNIST when absent; evaluation problems inherit it unless they name their own; unknown names refused")
+    func dataset() throws {
+        let absent = try PipelineConfiguration(text: try Self.smokeWith(optimizeeDataset: nil), path: "p.yaml")
+        #expect(absent.optimizee.dataset == .mnist)
+        #expect(absent.trainingDatasets == [.mnist] && absent.evaluationDatasets == [.mnist])
+        let explicit = try PipelineConfiguration(text: try Self.smokeWith(optimizeeDataset: "mnist"), path: "p.yaml")
+        #expect(explicit.trainingDifferences(from: absent).isEmpty, "spelling out the default changes no setting")
+
+        let fashion = try PipelineConfiguration(text: try Self.smokeWith(optimizeeDataset: "fashion-mnist", problemDataset: "mnist"), path: "p.yaml")
+        #expect(fashion.optimizee.dataset == .fashionMNIST)
+        #expect(fashion.evaluationProblems.map { $0.optimizee.dataset } == [.fashionMNIST, .fashionMNIST, .fashionMNIST, .mnist])
+        #expect(fashion.trainingDatasets == [.fashionMNIST] && fashion.evaluationDatasets == [.fashionMNIST, .mnist])
+        #expect(fashion.trainingDifferences(from: absent).contains { $0.contains("dataset: Fashion-MNIST") }, "\(fashion.trainingDifferences(from: absent))")
+        let mixed = try PipelineConfiguration(text: try Self.smokeWith(optimizeeDataset: nil, problemDataset: "fashion-mnist"), path: "p.yaml")
+        #expect(mixed.trainingDifferences(from: absent).isEmpty, "an evaluation problem's data set does not shape meta-training")
+        #expect(mixed.evaluationDatasets == [.mnist, .fashionMNIST])
+
+        let unknown = refusal(try Self.smokeWith(optimizeeDataset: "cifar-10"))
+        #expect(unknown?.key.hasSuffix("optimizee.dataset") == true && unknown?.reason.contains("fashion-mnist") == true, "\(String(describing: unknown))")
+        let problem = refusal(try Self.smokeWith(optimizeeDataset: nil, problemDataset: "svhn"))
+        #expect(problem?.key.hasSuffix("dataset") == true && problem?.reason.contains("mnist") == true, "\(String(describing: problem))")
+        let quadratic = refusal(tinyQuadraticPipeline().replacingOccurrences(of: "distribution: gaussian}\noptimizer", with: "distribution: gaussian, dataset: mnist}\noptimizer"))
+        #expect(quadratic?.key.hasSuffix("dataset") == true, "\(String(describing: quadratic))")
     }
 
     @Test("training.meta_gradient_clip: absent, no clipping (and no difference from older runs); a bound is passed to meta-training; out of range refused")

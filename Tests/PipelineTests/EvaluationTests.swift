@@ -67,8 +67,8 @@ struct EvaluationTests {
     func nonFinite() throws {
         let folder = try TemporaryDirectory()
         let configuration = try PipelineConfiguration(text: tinyQuadraticPipeline(epochs: 6), path: "tiny.yaml")
-        let run = TrainingRun(configuration: configuration, outputFolder: folder.path("run"), mnistPath: "", mode: .start)
-        let experiment = try Experiment(configuration: configuration, mnistPath: "", splits: [.train, .validation])
+        let run = TrainingRun(configuration: configuration, outputFolder: folder.path("run"), data: DataFiles(), mode: .start)
+        let experiment = try Experiment.training(configuration, data: DataFiles())
 
         // Every third instance poisons its gradient with a NaN in its first unroll: that unroll is
         // skipped and its trajectory abandoned.
@@ -82,7 +82,7 @@ struct EvaluationTests {
         #expect(try TrainFile.readPhi("phi/best", in: file, architecture: configuration.architecture).isFinite)
 
         // Every instance poisoned: ten in a row stop training, naming the cause.
-        let always = TrainingRun(configuration: configuration, outputFolder: folder.path("run2"), mnistPath: "", mode: .start)
+        let always = TrainingRun(configuration: configuration, outputFolder: folder.path("run2"), data: DataFiles(), mode: .start)
         let error = #expect(throws: RunError.self) {
             try always.run(training: PoisonedProblem(everyNth: 1), validation: PoisonedProblem(everyNth: 0), experiment: experiment)
         }

@@ -75,7 +75,7 @@ struct MetaGradientProbeTests {
     func norms() throws {
         let text = tinyQuadraticPipeline().replacingOccurrences(of: "  meta_learning_rate: 0.001\n", with: "  meta_learning_rate: 0.001\n  meta_gradient_clip: 0.001\n")
         let configuration = try PipelineConfiguration(text: text, path: "p.yaml")
-        let norms = try MetaGradientProbe(configuration: configuration, mnistPath: "unused", unrolls: 6).run()
+        let norms = try MetaGradientProbe(configuration: configuration, data: DataFiles(folder: "unused"), unrolls: 6).run()
         let trainer = MetaTrainer(problem: QuadraticProblem(problems: 4, dimensions: 5), architecture: configuration.architecture,
                                   configuration: configuration.training, seed: configuration.seed)
         var expected: [Double] = []
@@ -96,7 +96,7 @@ struct MetaGradientNormLogTests {
         let (folder, pipeline, out) = try trainedRun(text)
         defer { withExtendedLifetime(folder) {} }
         let configuration = try PipelineConfiguration(text: text, path: "p.yaml")
-        let probe = try MetaGradientProbe(configuration: configuration, mnistPath: "unused", unrolls: 16).run()
+        let probe = try MetaGradientProbe(configuration: configuration, data: DataFiles(folder: "unused"), unrolls: 16).run()
         let logged = try File.open(out + "/train.h5").openDataset("trajectory/meta_gradient_norm")
         #expect(try logged.shape == [4, 4])
         #expect(try logged.read(Double.self) == probe)

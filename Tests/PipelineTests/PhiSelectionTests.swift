@@ -40,7 +40,7 @@ struct PhiSelectionTests {
         let (folder, pipeline, out) = try Self.run()
         defer { withExtendedLifetime(folder) {} }
         let configuration = try PipelineConfiguration(contentsOf: pipeline)
-        let load = { (phi: PhiSelection) in try EvaluationRun(configuration: configuration, runFolder: out, mnistPath: "", phi: phi).loadPhi() }
+        let load = { (phi: PhiSelection) in try EvaluationRun(configuration: configuration, runFolder: out, data: DataFiles(), phi: phi).loadPhi() }
         let (epochs, rows) = try Self.history(out)
         #expect(epochs == [4, 8, 12, 16, 20])
 

@@ -30,7 +30,7 @@ struct SlurmTests {
         for line in ["#SBATCH --array=0-2%2", "#SBATCH --cpus-per-task=2", "#SBATCH --partition=cpu", "#SBATCH --time=2:00:00",
                      "#SBATCH --requeue", "#SBATCH --signal=B:TERM@120", "#SBATCH --chdir=\(folder.url.path)",
                      "#SBATCH --output=\(slurm)/train-%A_%a.out",
-                     "pipelines/probe.yaml --out \(folder.url.path)/runs/probe --data data/mnist.h5",
+                     "pipelines/probe.yaml --out \(folder.url.path)/runs/probe --data data",
                      "--member \"$SLURM_ARRAY_TASK_ID\" --resume --threads 2", "scontrol requeue \"$SLURM_JOB_ID\""] {
             #expect(train.contains(line), "train.sbatch lacks \(line)")
         }
