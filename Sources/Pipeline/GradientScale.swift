@@ -161,7 +161,13 @@ public struct MetaGradientProbe {
         }
     }
 
+    /// The problem as meta-training sees it: randomly scaled when the pipeline says so.
     private func norms<P: Problem>(_ problem: P, progress: (Int, Double) -> Void) -> [Double] {
+        guard let logRange = configuration.randomScalingLogRange else { return unrolled(problem, progress: progress) }
+        return unrolled(RandomlyScaledProblem(problem, logRange: logRange), progress: progress)
+    }
+
+    private func unrolled<P: Problem>(_ problem: P, progress: (Int, Double) -> Void) -> [Double] {
         let trainer = MetaTrainer(problem: problem, architecture: configuration.architecture, configuration: configuration.training, seed: configuration.seed)
         return (1...unrolls).map { index in
             let norm = (try? trainer.trainUnroll())?.metaGradientNorm ?? .infinity

@@ -55,6 +55,9 @@ public struct PipelineConfiguration: Sendable, Equatable {
     public var trajectoriesPerUpdate: Int
     /// `training.meta_learning_rate_schedule` (constant when absent).
     public var metaLearningRateSchedule: LearningRateSchedule
+    /// `training.random_scaling`: the half-width of log c's range when meta-training optimizes
+    /// f(c ⊙ θ) (Lv et al. 2017; `RandomlyScaledProblem`), nil when `off` or absent.
+    public var randomScalingLogRange: Float?
     public var lossWeights: [Float]?
     /// `training.validation_period` with `training.validation_size` or `training.validation`.
     public var validation: ValidationConfiguration
@@ -183,6 +186,7 @@ public struct PipelineConfiguration: Sendable, Equatable {
         trajectoriesPerUpdate = training.has("trajectories_per_update") ? try training.int("trajectories_per_update", in: 1...1024) : 1
         metaLearningRateSchedule = training.has("meta_learning_rate_schedule")
             ? try Self.schedule(try training.section("meta_learning_rate_schedule")) : .constant
+        randomScalingLogRange = try Self.randomScaling(&training)
         let weights = try training.node("loss_weights")
         if weights.string == "uniform" {
             lossWeights = nil
@@ -272,6 +276,20 @@ public struct PipelineConfiguration: Sendable, Equatable {
     }
 
     private static let sizes = 1...100_000
+
+    /// `random_scaling: off` or `{log_range: r}`; absent means off.
+    private static func randomScaling(_ training: inout ConfigurationReader) throws(PipelineError) -> Float? {
+        guard training.has("random_scaling") else { return nil }
+        let node = try training.node("random_scaling")
+        if let text = node.string {
+            guard text == "off" else { throw training.error("random_scaling", "expected off or {log_range: r}, found '\(text)'", at: node) }
+            return nil
+        }
+        var section = try training.section("random_scaling")
+        let range = try section.double("log_range", in: 0.01...10)
+        try section.finish()
+        return Float(range)
+    }
 
     /// `{warmup_updates: W}`, optionally with `decay: cosine, decay_updates: D, final_fraction: f`.
     private static func schedule(_ section: ConfigurationReader) throws(PipelineError) -> LearningRateSchedule {

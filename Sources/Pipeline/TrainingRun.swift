@@ -77,16 +77,25 @@ public struct TrainingRun {
         let optimizee = configuration.optimizee
         switch (AnyProblem(optimizee, data: try experiment.data(.train, for: optimizee)), AnyProblem(optimizee, data: try experiment.data(.validation, for: optimizee))) {
         case let (.quadratic(training), .quadratic(validation)):
-            return try run(training: training, validation: validation, experiment: experiment, lock: lock)
+            return try run(scaling: training, validation: validation, experiment: experiment, lock: lock)
         case let (.mlp(training), .mlp(validation)):
-            return try run(training: training, validation: validation, experiment: experiment, lock: lock)
+            return try run(scaling: training, validation: validation, experiment: experiment, lock: lock)
         default:
             preconditionFailure("one specification gives one kind of problem")
         }
     }
 
+    /// Trains on `training`, randomly scaled when `training.random_scaling` says so (validation
+    /// always scores the problem itself).
+    private func run<P: Problem>(scaling training: P, validation: P, experiment: Experiment, lock: RunLock) throws -> Outcome {
+        guard let logRange = configuration.randomScalingLogRange else {
+            return try run(training: training, validation: validation, experiment: experiment, lock: lock)
+        }
+        return try run(training: RandomlyScaledProblem(training, logRange: logRange), validation: validation, experiment: experiment, lock: lock)
+    }
+
     /// Trains on `training`, validating on `validation`, holding `lock` (taken here when nil).
-    func run<P: Problem>(training: P, validation: P, experiment: Experiment, lock: RunLock? = nil) throws -> Outcome {
+    func run<P: Problem, V: Problem>(training: P, validation: V, experiment: Experiment, lock: RunLock? = nil) throws -> Outcome {
         let held = try lock ?? folder.lock(stage: "l2l-train")
         return try withExtendedLifetime(held) {
             let (file, state) = try open(experiment: experiment, coordinates: training.parameterCount)

@@ -6,14 +6,14 @@ import L2L
 /// around them, each in its own method: the failure policy (`unroll`), the logs of a finished
 /// trajectory with validation and snapshots (`endTrajectory`), checkpoints (`checkpoint`) and
 /// progress.
-final class TrainingSession<P: Problem> {
+final class TrainingSession<P: Problem, V: Problem> {
     private let configuration: PipelineConfiguration
     private let resumeCommand: String
     private let epochs: Int
     private let checkpointInterval: Double
     private let file: File
     private let trainer: MetaTrainer<P>
-    private let validation: P
+    private let validation: V
     /// Where the run stands; its `trainer` part is refreshed from `trainer` at each checkpoint.
     private var state: TrainingState
 
@@ -24,7 +24,7 @@ final class TrainingSession<P: Problem> {
     private var lastCheckpoint = Date()
     private var checkpointedTrajectories: Int
 
-    init(run: TrainingRun, file: File, state: TrainingState, training: P, validation: P) throws {
+    init(run: TrainingRun, file: File, state: TrainingState, training: P, validation: V) throws {
         self.configuration = run.configuration
         self.resumeCommand = run.resumeCommand
         self.epochs = run.epochs

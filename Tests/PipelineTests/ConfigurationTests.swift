@@ -185,6 +185,26 @@ struct ConfigurationTests {
         #expect(quadratic?.key.hasSuffix("dataset") == true, "\(String(describing: quadratic))")
     }
 
+    @Test("training.random_scaling: absent or off, none (no difference from older runs); {log_range: r} scales meta-training's problems; bad values refused")
+    func randomScaling() throws {
+        func with(_ value: String) -> String {
+            tinyQuadraticPipeline().replacingOccurrences(of: "  loss_weights: uniform\n", with: "  loss_weights: uniform\n  random_scaling: \(value)\n")
+        }
+        let absent = try PipelineConfiguration(text: tinyQuadraticPipeline(), path: "p.yaml")
+        #expect(absent.randomScalingLogRange == nil)
+        let off = try PipelineConfiguration(text: with("off"), path: "p.yaml")
+        #expect(off.randomScalingLogRange == nil && off.trainingDifferences(from: absent).isEmpty)
+        let on = try PipelineConfiguration(text: with("{log_range: 3}"), path: "p.yaml")
+        #expect(on.randomScalingLogRange == 3)
+        #expect(on.trainingDifferences(from: absent) == ["randomScalingLogRange: nil → Optional(3.0)"], "\(on.trainingDifferences(from: absent))")
+        let word = refusal(with("on"))
+        #expect(word?.key == "training.random_scaling" && word?.reason.contains("off or {log_range: r}") == true, "\(String(describing: word))")
+        let range = refusal(with("{log_range: 20}"))
+        #expect(range?.key == "training.random_scaling.log_range" && range?.reason.contains("outside") == true, "\(String(describing: range))")
+        let extra = refusal(with("{log_range: 3, per: trajectory}"))
+        #expect(extra?.key.hasSuffix("per") == true, "\(String(describing: extra))")
+    }
+
     @Test("training.meta_gradient_clip: absent, no clipping (and no difference from older runs); a bound is passed to meta-training; out of range refused")
     func metaGradientClip() throws {
         let absent = try PipelineConfiguration(text: tinyQuadraticPipeline(), path: "p.yaml")

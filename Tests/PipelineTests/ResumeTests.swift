@@ -42,6 +42,27 @@ struct ResumeTests {
         try expectIdentical(folder.path("reference/train.h5"), out + "/train.h5", "after kill -9 and resume")
     }
 
+    @Test("with training.random_scaling, kill -9 and --resume stay bit-identical, and the scaling changes the run")
+    func randomScalingResume() throws {
+        let folder = try TemporaryDirectory()
+        let pipeline = folder.path("tiny.yaml"), plain = folder.path("plain.yaml")
+        try tinyQuadraticPipeline(epochs: 60).write(toFile: plain, atomically: true, encoding: .utf8)
+        try tinyQuadraticPipeline(epochs: 60).replacingOccurrences(of: "  loss_weights: uniform\n", with: "  loss_weights: uniform\n  random_scaling: {log_range: 3}\n")
+            .write(toFile: pipeline, atomically: true, encoding: .utf8)
+        for (file, out) in [(pipeline, "reference"), (plain, "plain")] {
+            let result = try runProcess(executable("l2l-train"), [file, "--out", folder.path(out)])
+            #expect(result.status == 0, "\(result.standardError)")
+        }
+        let out = folder.path("killed")
+        _ = try Self.interrupt(pipeline: pipeline, out: out, signal: SIGKILL, after: 25)
+        let resumed = try runProcess(executable("l2l-train"), [pipeline, "--out", out, "--resume"])
+        #expect(resumed.status == 0, "\(resumed.standardError)")
+        try expectIdentical(folder.path("reference/train.h5"), out + "/train.h5", "random scaling, after kill -9 and resume")
+        let scaledLoss = try File.open(folder.path("reference/train.h5")).openDataset("trajectory/meta_loss").read(Double.self, rank: 2)
+        let plainLoss = try File.open(folder.path("plain/train.h5")).openDataset("trajectory/meta_loss").read(Double.self, rank: 2)
+        #expect(scaledLoss.count == plainLoss.count && scaledLoss != plainLoss)
+    }
+
     @Test("SIGTERM finishes the unroll in progress, checkpoints mid-trajectory and exits 143; --resume then completes identically")
     func terminate() throws {
         let folder = try TemporaryDirectory()
