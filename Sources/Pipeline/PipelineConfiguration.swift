@@ -170,8 +170,15 @@ public struct PipelineConfiguration: Sendable, Equatable {
         var lstm = try root.section("optimizer")
         let layers = try lstm.intList("layers", each: 1...1024, count: 1...8)
         var preprocessingSection = try lstm.section("preprocessing")
-        let kind = try preprocessingSection.string("kind", oneOf: ["identity", "log_and_sign"])
-        let preprocessing: Preprocessing = kind == "identity" ? .identity : .logAndSign(k: Float(try preprocessingSection.double("k", in: 0.1...100)))
+        let preprocessing: Preprocessing
+        switch try preprocessingSection.string("kind", oneOf: ["identity", "log_and_sign", "normalised"]) {
+        case "identity": preprocessing = .identity
+        case "log_and_sign": preprocessing = .logAndSign(k: Float(try preprocessingSection.double("k", in: 0.1...100)))
+        default:
+            preprocessing = .normalised(beta1: Float(try preprocessingSection.double("beta1", in: 0...0.9999)),
+                                        beta2: Float(try preprocessingSection.double("beta2", in: 0...0.9999)),
+                                        epsilon: Float(try preprocessingSection.double("epsilon", in: 1e-12...1)))
+        }
         try preprocessingSection.finish()
         let outputScale = Float(try lstm.double("output_scale", in: 1e-6...1e3))
         try lstm.finish()

@@ -205,6 +205,22 @@ struct ConfigurationTests {
         #expect(extra?.key.hasSuffix("per") == true, "\(String(describing: extra))")
     }
 
+    @Test("optimizer.preprocessing: normalised with β₁, β₂ and ε, all required and in range")
+    func normalisedPreprocessing() throws {
+        func with(_ value: String) throws -> String {
+            try Self.smokeWith(optimizeeInit: nil).replacingOccurrences(of: "  preprocessing:\n    kind: log_and_sign\n    k: 10\n", with: "  preprocessing: \(value)\n")
+        }
+        let parsed = try PipelineConfiguration(text: try with("{kind: normalised, beta1: 0.95, beta2: 0.95, epsilon: 1e-8}"), path: "p.yaml")
+        #expect(parsed.architecture.preprocessing == .normalised(beta1: 0.95, beta2: 0.95, epsilon: 1e-8))
+        #expect(parsed.architecture.preprocessing.inputSize == 2 && parsed.architecture.preprocessing.momentCount == 2)
+        let missing = refusal(try with("{kind: normalised, beta1: 0.95, beta2: 0.95}"))
+        #expect(missing?.key == "optimizer.preprocessing.epsilon", "\(String(describing: missing))")
+        let one = refusal(try with("{kind: normalised, beta1: 1, beta2: 0.95, epsilon: 1e-8}"))
+        #expect(one?.key == "optimizer.preprocessing.beta1" && one?.reason.contains("outside") == true, "\(String(describing: one))")
+        let k = refusal(try with("{kind: normalised, beta1: 0.9, beta2: 0.95, epsilon: 1e-8, k: 10}"))
+        #expect(k?.key.hasSuffix("k") == true, "\(String(describing: k))")
+    }
+
     @Test("training.meta_gradient_clip: absent, no clipping (and no difference from older runs); a bound is passed to meta-training; out of range refused")
     func metaGradientClip() throws {
         let absent = try PipelineConfiguration(text: tinyQuadraticPipeline(), path: "p.yaml")

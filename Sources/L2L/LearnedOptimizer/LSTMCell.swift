@@ -84,7 +84,8 @@ enum LSTMCell {
 }
 
 /// The per-coordinate recurrent state of the learned optimizer: (h, c) of every layer, for every
-/// coordinate (zero at the start of a trajectory).
+/// coordinate, and the preprocessing's running moments where it keeps any (all zero at the start
+/// of a trajectory).
 public final class LSTMState: @unchecked Sendable {
     /// Coordinates per SIMD step of the kernels: the buffers' rows are padded to a multiple.
     public static let lanes = 16
@@ -92,6 +93,8 @@ public final class LSTMState: @unchecked Sendable {
     /// h and c of each layer, feature-major: H rows of `columns` values, the first
     /// `coordinates` of each row used (the rest are padding, never read back into θ).
     public internal(set) var h: [Buffer], c: [Buffer]
+    /// The preprocessing's running values (`Preprocessing.momentCount` rows of `columns`: m, v).
+    public internal(set) var moments: [Buffer]
     public let coordinates: Int
     /// The row length: `coordinates` rounded up to a multiple of `lanes`.
     public let columns: Int
@@ -103,35 +106,42 @@ public final class LSTMState: @unchecked Sendable {
     }
 
     public convenience init(architecture: LSTMArchitecture, coordinates: Int) {
-        self.init(hiddenSizes: architecture.hiddenSizes, coordinates: coordinates)
+        self.init(hiddenSizes: architecture.hiddenSizes, coordinates: coordinates, momentCount: architecture.preprocessing.momentCount)
     }
 
-    init(hiddenSizes: [Int], coordinates: Int) {
+    init(hiddenSizes: [Int], coordinates: Int, momentCount: Int = 0) {
         self.coordinates = coordinates
         self.hiddenSizes = hiddenSizes
         columns = Self.columns(for: coordinates)
         h = hiddenSizes.map { [columns] in Buffer(count: columns * $0) }
         c = hiddenSizes.map { [columns] in Buffer(count: columns * $0) }
+        moments = (0..<momentCount).map { [columns] _ in Buffer(count: columns) }
     }
+
+    /// Every buffer, in the order `flattened` lists them.
+    private var buffers: [Buffer] { h + c + moments }
+
+    /// The values `flattened` holds.
+    private var valueCount: Int { (2 * hiddenSizes.reduce(0, +) + moments.count) * coordinates }
 
     /// An independent copy.
     public func copy() -> LSTMState {
-        let result = LSTMState(hiddenSizes: hiddenSizes, coordinates: coordinates)
-        for (target, source) in zip(result.h + result.c, h + c) { target.copy(from: source) }
+        let result = LSTMState(hiddenSizes: hiddenSizes, coordinates: coordinates, momentCount: moments.count)
+        for (target, source) in zip(result.buffers, buffers) { target.copy(from: source) }
         return result
     }
 
     public func reset() {
-        for buffer in h + c { buffer.fill(0) }
+        for buffer in buffers { buffer.fill(0) }
     }
 
-    /// Every value without the padding: h of each layer then c of each layer, each H × N
-    /// (row u holds unit u of every coordinate). What a checkpoint saves and
-    /// `load(flattened:)` restores.
+    /// Every value without the padding: h of each layer, then c of each layer, each H × N (row u
+    /// holds unit u of every coordinate), then the moments (m, v: N each) where the preprocessing
+    /// keeps them. What a checkpoint saves and `load(flattened:)` restores.
     public var flattened: [Float] {
         var values: [Float] = []
-        values.reserveCapacity(2 * hiddenSizes.reduce(0, +) * coordinates)
-        for buffer in h + c {
+        values.reserveCapacity(valueCount)
+        for buffer in buffers {
             for row in 0..<buffer.count / columns {
                 values.append(contentsOf: UnsafeBufferPointer(start: buffer.pointer + row * columns, count: coordinates))
             }
@@ -141,11 +151,11 @@ public final class LSTMState: @unchecked Sendable {
 
     /// Restores values saved by `flattened`; false (and the state unchanged) when the count differs.
     public func load(flattened values: [Float]) -> Bool {
-        guard values.count == 2 * hiddenSizes.reduce(0, +) * coordinates else { return false }
+        guard values.count == valueCount else { return false }
         reset()
         var offset = 0
         values.withUnsafeBufferPointer { values in
-            for buffer in h + c {
+            for buffer in buffers {
                 for row in 0..<buffer.count / columns {
                     (buffer.pointer + row * columns).update(from: values.baseAddress! + offset, count: coordinates)
                     offset += coordinates

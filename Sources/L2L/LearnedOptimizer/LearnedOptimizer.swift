@@ -5,7 +5,7 @@ public struct LearnedOptimizer: Optimizer, Sendable {
     public let phi: Phi
     public var name: String { "lstm" }
 
-    /// The (h, c) of every coordinate and the step's workspace.
+    /// The (h, c) of every coordinate, the preprocessing's moments and the step's workspace.
     public final class State: @unchecked Sendable {
         let tape: Tape
         init(tape: Tape) { self.tape = tape }
@@ -33,5 +33,9 @@ public struct LearnedOptimizer: Optimizer, Sendable {
             (tape.initial.h[l], tape.hiddens[0][l]) = (tape.hiddens[0][l], tape.initial.h[l])
             (tape.initial.c[l], tape.cells[0][l]) = (tape.cells[0][l], tape.initial.c[l])
         }
+        for m in tape.moments[0].indices {
+            (tape.initial.moments[m], tape.moments[0][m]) = (tape.moments[0][m], tape.initial.moments[m])
+        }
+        tape.initialStep += 1
     }
 }

@@ -398,6 +398,8 @@ public final class MetaTrainer<P: Problem> {
             tape.initial.h[l].copy(from: trajectory.state.h[l])
             tape.initial.c[l].copy(from: trajectory.state.c[l])
         }
+        for (target, source) in zip(tape.initial.moments, trajectory.state.moments) { target.copy(from: source) }
+        tape.initialStep = trajectory.step
         var losses: [Float] = []
         losses.reserveCapacity(steps + 1)
         for t in 0...steps {
@@ -415,6 +417,7 @@ public final class MetaTrainer<P: Problem> {
                 trajectory.state.h[l].copy(from: tape.hiddens[steps - 1][l])
                 trajectory.state.c[l].copy(from: tape.cells[steps - 1][l])
             }
+            for (target, source) in zip(trajectory.state.moments, tape.moments[steps - 1]) { target.copy(from: source) }
         }
         return losses
     }

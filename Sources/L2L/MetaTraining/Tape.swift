@@ -42,8 +42,13 @@ final class Tape: @unchecked Sendable {
     let gates: [[Buffer]]
     /// c' and h' (variable so that evaluation can swap them with `initial` rather than copy).
     var cells: [[Buffer]], hiddens: [[Buffer]]
-    /// (h, c) before step 0.
+    /// (h, c) and the preprocessing's moments before step 0.
     let initial: LSTMState
+    /// The preprocessing's moments after each step (`Preprocessing.momentCount` per step; none
+    /// for the stateless ones), variable so that evaluation can swap them with `initial`'s.
+    var moments: [[Buffer]]
+    /// The gradients `initial`'s moments have seen (the trajectory's step at the unroll's start).
+    var initialStep = 0
     /// ∇f(θ_t) for t = 0…steps (the last one from the final evaluation of the unroll), zero in the padding.
     let gradients: [Buffer]
     /// The update δ_t of the current step.
@@ -76,6 +81,7 @@ final class Tape: @unchecked Sendable {
         cells = matrices(\.hidden)
         hiddens = matrices(\.hidden)
         initial = LSTMState(architecture: architecture, coordinates: coordinates)
+        moments = (0..<steps).map { _ in (0..<architecture.preprocessing.momentCount).map { _ in Buffer(count: columns) } }
         gradients = (0...steps).map { _ in Buffer(count: columns) }
         delta = Buffer(count: columns)
         dhRecurrent = layers.map { Buffer(count: $0.hidden * columns) }
@@ -128,6 +134,14 @@ final class Tape: @unchecked Sendable {
         t == 0 ? initial.c[l].pointer : cells[t - 1][l].pointer
     }
 
+    /// The preprocessing's moments that step t reads and writes (nil when it keeps none).
+    func preprocessingMoments(step t: Int) -> PreprocessingMoments? {
+        guard architecture.preprocessing.momentCount == 2 else { return nil }
+        let previous = t == 0 ? initial.moments : moments[t - 1]
+        return PreprocessingMoments(previousMean: previous[0].pointer, previousSquare: previous[1].pointer,
+                                    nextMean: moments[t][0].pointer, nextSquare: moments[t][1].pointer, step: initialStep + t + 1)
+    }
+
     /// The input x of layer l at step t: the preprocessed gradient, or h' of the layer below.
     func below(step t: Int, layer l: Int) -> UnsafeMutablePointer<Float> {
         l == 0 ? preprocessed[t].pointer : hiddens[t][l - 1].pointer
@@ -154,7 +168,8 @@ final class Tape: @unchecked Sendable {
         let first = chunk.lowerBound, n = chunk.count, ld = columns
         let real = max(min(chunk.upperBound, coordinates) - first, 0)
         do {
-            try architecture.preprocessing.apply(gradients[t].pointer + first, count: real, into: preprocessed[t].pointer + first, stride: ld)
+            try architecture.preprocessing.apply(gradients[t].pointer + first, count: real, into: preprocessed[t].pointer + first, stride: ld,
+                                                 moments: preprocessingMoments(step: t)?.advanced(by: first))
         } catch {
             throw NonFiniteGradientError(coordinate: error.coordinate + first, value: error.value)
         }
