@@ -1,6 +1,7 @@
 import Foundation
 import HDF5
 import L2L
+import MNIST
 
 /// The scale of an MLP optimizee's gradient at θ₀, layer by layer, for each evaluation problem of
 /// a pipeline and each initialisation (`l2l-probe gradient-scale`; issue 12, study 4): the regime
@@ -73,7 +74,7 @@ public struct GradientScaleProbe {
                 }
             }
         }
-        if let output { try write(rows, to: output) }
+        if let output { try write(rows, to: output, data: experiment.dataPaths) }
         return rows
     }
 
@@ -109,10 +110,9 @@ public struct GradientScaleProbe {
 
     /// `/<problem>/<init>/{weights_median, biases_median, weights_below_threshold, weights_zero}`, one value per
     /// layer, with the provenance of every output.
-    private func write(_ rows: [Row], to path: String) throws {
+    private func write(_ rows: [Row], to path: String, data: [(dataset: ImageDataset, path: String)]) throws {
         let file = try File.createInMemory(path)
-        try Provenance.record(on: file, configuration: configuration, tool: "l2l-probe gradient-scale",
-                              data: configuration.evaluationDatasets.map { ($0, data.path($0)) })
+        try Provenance.record(on: file, configuration: configuration, tool: "l2l-probe gradient-scale", data: data)
         try file.setAttribute("samples", Int64(samples))
         try file.setAttribute("threshold", threshold ?? .nan)
         try file.setAttribute("split", "validation")

@@ -71,10 +71,11 @@ struct LearnedOptimizerTests {
         #expect(Phi(zerosFor: .paperQuadratic).tensor(named: "lstm1/w")?.shape == [21, 80])
     }
 
-    @Test("evaluation steps give exactly the updates of the training unroll")
-    func evaluationMatchesTraining() throws {
+    @Test("evaluation steps give exactly the updates (and the state, moments included) of the training unroll",
+          arguments: [LSTMArchitecture.paperQuadratic, NormalisedPreprocessingTests.architecture])
+    func evaluationMatchesTraining(architecture: LSTMArchitecture) throws {
         var generator = Generator(seed: 8)
-        let phi = Phi(initializing: .paperQuadratic, using: &generator)
+        let phi = Phi(initializing: architecture, using: &generator)
         var quadratic = QuadraticProblem(problems: 4, dimensions: 5).makeInstance(using: &generator)
         let theta0 = quadratic.initialTheta(using: &generator)
 
@@ -92,6 +93,9 @@ struct LearnedOptimizerTests {
         }
         #expect(theta.map(\.bitPattern) == trajectory.theta.map(\.bitPattern))
         #expect(state.lstm.h[1].array.map(\.bitPattern) == trajectory.state.h[1].array.map(\.bitPattern))
+        #expect(state.lstm.flattened.map(\.bitPattern) == trajectory.state.flattened.map(\.bitPattern))
+        #expect(state.lstm.moments.count == architecture.preprocessing.momentCount)
+        #expect(state.lstm.moments.allSatisfy { $0.array.contains { $0 != 0 } })
     }
 
     @Test("the kernels' steps equal the paper's LSTM (Fig. 3, Appendix A) computed coordinate by coordinate in Double")

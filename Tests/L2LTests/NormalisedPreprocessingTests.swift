@@ -69,28 +69,7 @@ struct NormalisedPreprocessingTests {
         #expect(wrong > 0.1, "swapping gates must be detected (got \(wrong))")
     }
 
-    @Test("evaluation steps give exactly the training unroll's updates and moments")
-    func evaluationMatchesTraining() throws {
-        var generator = Generator(seed: 8)
-        let phi = Phi(initializing: Self.architecture, using: &generator)
-        var quadratic = QuadraticProblem(problems: 4, dimensions: 5).makeInstance(using: &generator)
-        let theta0 = quadratic.initialTheta(using: &generator)
-        var trajectory = Trajectory(instance: quadratic, theta: theta0, state: LSTMState(architecture: phi.architecture, coordinates: 20), step: 0)
-        let tape = Tape(architecture: phi.architecture, coordinates: 20, steps: 5)
-        var gradient = [Float](repeating: 0, count: 20)
-        _ = try MetaTrainer<QuadraticProblem>.unroll(tape: tape, phi: phi, trajectory: &trajectory, batches: [(), (), (), (), (), ()], gradient: &gradient)
-
-        let optimizer = LearnedOptimizer(phi: phi)
-        var state = optimizer.makeState(parameterCount: 20)
-        var theta = theta0
-        for _ in 0..<5 {
-            _ = quadratic.lossAndGradient(theta, batch: (), gradient: &gradient)
-            try optimizer.step(&theta, gradient: gradient, state: &state)
-        }
-        #expect(theta.map(\.bitPattern) == trajectory.theta.map(\.bitPattern))
-        #expect(state.lstm.flattened.map(\.bitPattern) == trajectory.state.flattened.map(\.bitPattern))
-        #expect(state.lstm.moments[0].array.contains { $0 != 0 })
-    }
+    // Evaluation against training, moments included: LearnedOptimizerTests.evaluationMatchesTraining.
 
     @Test("a snapshot mid-trajectory carries the moments: a new trainer restored from it reproduces the rest exactly")
     func resume() throws {
