@@ -30,7 +30,7 @@ public struct EvaluationRun {
 
     var folder: RunFolder { RunFolder(path: runFolder) }
     public var trainPath: String { folder.trainPath }
-    public var path: String { folder.evalPath(split, phi: phi) }
+    public var path: String { folder.evalPath(split, phi: phi, name: configuration.evaluationName) }
 
     /// One optimizer's results on one problem.
     struct Result {
@@ -57,7 +57,7 @@ public struct EvaluationRun {
         TemporaryFiles.removeOnSignal()
         try folder.prepare(create: false)
         guard FileManager.default.fileExists(atPath: trainPath) else {
-            throw RunError(file: trainPath, "no training run here; run l2l-train \(configuration.path) first")
+            throw RunError(file: trainPath, "no training run here; run l2l-train \(configuration.trainingPipeline) first")
         }
         let lock = try folder.lock(stage: "l2l-eval")
         defer { withExtendedLifetime(lock) {} }
@@ -75,11 +75,7 @@ public struct EvaluationRun {
         try file.setAttribute("horizon", Int64(configuration.horizon))
         for problem in configuration.evaluationProblems {
             note("evaluating on \(problem.name)")
-            let results: [Result]
-            switch AnyProblem(problem.optimizee, data: try experiment.data(split.mnistSplit, for: problem.optimizee)) {
-            case let .quadratic(quadratic): results = evaluate(problem: quadratic, name: problem.name, phi: source.phi)
-            case let .mlp(mlp): results = evaluate(problem: mlp, name: problem.name, phi: source.phi)
-            }
+            let results = evaluate(problem: try experiment.problem(problem.optimizee, split: split.mnistSplit), name: problem.name, phi: source.phi)
             try write(results, problem: problem.name, to: file)
         }
         try file.save()

@@ -47,17 +47,24 @@ struct Experiment {
     }
 }
 
-/// The two kinds of optimizee as one value, so that generic code can be written once.
-enum AnyProblem {
-    case quadratic(QuadraticProblem)
-    case mlp(MLPProblem)
-
-    init(_ specification: OptimizeeSpecification, data: ClassificationData) {
-        switch specification {
+extension Experiment {
+    /// The problem `optimizee` defines on `split` of its data set (a mixture: on each component's),
+    /// as an existential that generic code opens (`func f<P: Problem>(_: P)` called with it).
+    func problem(_ optimizee: OptimizeeSpecification, split: MNIST.Split) throws -> any Problem {
+        switch optimizee {
         case let .quadratic(problems, dimensions, distribution):
-            self = .quadratic(QuadraticProblem(problems: problems, dimensions: dimensions, distribution: distribution))
+            return QuadraticProblem(problems: problems, dimensions: dimensions, distribution: distribution)
         case let .mnist(hidden, activation, batchSize, initialisation, _):
-            self = .mlp(MLPProblem(data: data, hiddenSizes: hidden, activation: activation, batchSize: batchSize, initialisation: initialisation))
+            return MLPProblem(data: try data(split, for: optimizee), hiddenSizes: hidden, activation: activation, batchSize: batchSize,
+                              initialisation: initialisation)
+        case let .mixture(components):
+            let made = try components.map { MixtureProblem.Component(weight: $0.weight, problem: try problem($0.optimizee, split: split)) }
+            do {
+                return try MixtureProblem(made)
+            } catch {
+                // The configuration's reader refuses such weights; this guards other callers.
+                throw RunError(file: configuration.path, "optimizee: \(error)")
+            }
         }
     }
 }

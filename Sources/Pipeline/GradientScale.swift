@@ -155,10 +155,7 @@ public struct MetaGradientProbe {
     /// ‖∂L/∂φ‖ of each unroll, before any clipping (infinite for an unroll that was skipped).
     public func run(progress: (Int, Double) -> Void = { _, _ in }) throws -> [Double] {
         let experiment = try Experiment.training(configuration, data: data, splits: [.train])
-        switch AnyProblem(configuration.optimizee, data: try experiment.data(.train, for: configuration.optimizee)) {
-        case let .quadratic(problem): return norms(problem, progress: progress)
-        case let .mlp(problem): return norms(problem, progress: progress)
-        }
+        return norms(try experiment.problem(configuration.optimizee, split: .train), progress: progress)
     }
 
     /// The problem as meta-training sees it: randomly scaled when the pipeline says so.

@@ -50,7 +50,7 @@ public struct HistoryEvaluation {
         try folder.prepare(create: false)
         let trainPath = folder.trainPath
         guard FileManager.default.fileExists(atPath: trainPath) else {
-            throw RunError(file: trainPath, "no training run here; run l2l-train \(configuration.path) first")
+            throw RunError(file: trainPath, "no training run here; run l2l-train \(configuration.trainingPipeline) first")
         }
         // Its own lock: meta-training may go on in the same folder (train.h5 is replaced whole,
         // never written in place, so reading it meanwhile is safe).
@@ -74,7 +74,7 @@ public struct HistoryEvaluation {
         let (file, alreadyDone) = try openOrCreate(runID: source.runID, options: options, snapshots: chosen.map { epochs[$0] },
                                                    problems: selected.map(\.name), data: experiment.dataPaths)
         let evaluation = EvaluationRun(configuration: draws, runFolder: runFolder, data: data, split: .validation)
-        let problems = try selected.map { (name: $0.name, problem: AnyProblem($0.optimizee, data: try experiment.data(EvaluationSplit.validation.mnistSplit, for: $0.optimizee))) }
+        let problems = try selected.map { (name: $0.name, problem: try experiment.problem($0.optimizee, split: EvaluationSplit.validation.mnistSplit)) }
         if alreadyDone > 0 { note("continuing \(path): \(alreadyDone) of \(chosen.count) snapshots done") }
 
         let progress = ProgressLine(label: "history of \(configuration.name)", total: chosen.count, startingAt: alreadyDone)
@@ -86,11 +86,7 @@ public struct HistoryEvaluation {
             }
             let phi = try history.phi(index)
             for (name, problem) in problems {
-                let result: EvaluationRun.Result
-                switch problem {
-                case let .quadratic(quadratic): result = evaluation.learned(problem: quadratic, name: name, phi: phi, as: "history")
-                case let .mlp(mlp): result = evaluation.learned(problem: mlp, name: name, phi: phi, as: "history")
-                }
+                let result = evaluation.learned(problem: problem, name: name, phi: phi, as: "history")
                 try append(result.losses, problem: name, to: file)
             }
             try file.openDataset("epoch").append(rows: [epochs[index]])

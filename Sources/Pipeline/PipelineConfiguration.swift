@@ -10,23 +10,49 @@ public enum OptimizeeSpecification: Sendable, Equatable, Hashable {
     /// drawn as `initialisation` says (`optimizee.init`).
     case mnist(hidden: [Int], activation: MLP.Activation, batchSize: Int, initialisation: Initialisation = .released,
                dataset: ImageDataset = .mnist)
+    /// A weighted list of optimizees, one drawn per trajectory or run (`MixtureProblem`; issue 13).
+    indirect case mixture([MixtureComponent])
 
+    /// Whether it is an MLP (a mixture: whether any component is).
     public var isMNIST: Bool {
-        if case .mnist = self { return true }
-        return false
+        switch self {
+        case .quadratic: return false
+        case .mnist: return true
+        case let .mixture(components): return components.contains { $0.optimizee.isMNIST }
+        }
     }
 
-    /// How an MLP's θ₀ is drawn (nil for quadratics).
+    /// How an MLP's θ₀ is drawn (nil for quadratics and mixtures).
     public var initialisation: Initialisation? {
         if case let .mnist(_, _, _, initialisation, _) = self { return initialisation }
         return nil
     }
 
-    /// The data set an MLP trains on (nil for quadratics, which read none).
+    /// The data set an MLP trains on (nil for quadratics, which read none, and mixtures).
     public var dataset: ImageDataset? {
         if case let .mnist(_, _, _, _, dataset) = self { return dataset }
         return nil
     }
+
+    /// The data sets it reads, each once, in the order of first use.
+    public var datasets: [ImageDataset] {
+        switch self {
+        case .quadratic: return []
+        case let .mnist(_, _, _, _, dataset): return [dataset]
+        case let .mixture(components): return Self.unique(components.flatMap(\.optimizee.datasets))
+        }
+    }
+
+    static func unique(_ datasets: [ImageDataset]) -> [ImageDataset] {
+        datasets.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+    }
+}
+
+/// One optimizee of a mixture (`optimizee: [{weight: w, kind: …}, …]`) and its weight.
+public struct MixtureComponent: Sendable, Equatable, Hashable {
+    /// Relative: a component is drawn with probability weight / Σ weights.
+    public var weight: Double
+    public var optimizee: OptimizeeSpecification
 }
 
 /// One problem the evaluation stage compares the optimizers on.
@@ -70,13 +96,21 @@ public struct PipelineConfiguration: Sendable, Equatable {
     /// The baselines' learning-rate grid.
     public var learningRates: [Float]
     public var evaluationProblems: [EvaluationProblem]
+    /// `evaluation.name`: a named evaluation writes `eval-<name>.h5` (`eval-<name>-validation.h5`)
+    /// instead of `eval.h5`, so that several evaluations of one run sit side by side.
+    public var evaluationName: String?
+    /// For an evaluation file (`evaluates:`; `EvaluationFile`), the pipeline that trains its runs.
+    public var evaluatedPipeline: String?
+
+    /// The pipeline file that trains this definition's runs (the one to name in `l2l-train`).
+    public var trainingPipeline: String { evaluatedPipeline ?? path }
 
     /// The data sets meta-training reads (its optimizee's).
-    public var trainingDatasets: [ImageDataset] { optimizee.dataset.map { [$0] } ?? [] }
+    public var trainingDatasets: [ImageDataset] { optimizee.datasets }
 
     /// The data sets the evaluation problems read, each once, in the order of first use.
     public var evaluationDatasets: [ImageDataset] {
-        evaluationProblems.compactMap(\.optimizee.dataset).reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+        OptimizeeSpecification.unique(evaluationProblems.flatMap(\.optimizee.datasets))
     }
 
     /// The file's text, stored verbatim in every output.
@@ -111,6 +145,8 @@ public struct PipelineConfiguration: Sendable, Equatable {
         normalized.tuningRuns = 0
         normalized.learningRates = []
         normalized.evaluationProblems = []
+        normalized.evaluationName = nil
+        normalized.evaluatedPipeline = nil
         return normalized
     }
 
@@ -164,8 +200,7 @@ public struct PipelineConfiguration: Sendable, Equatable {
         }
         seed = UInt64(try root.int("seed", in: 0...Int(Int32.max)))
 
-        var optimizeeSection = try root.section("optimizee")
-        optimizee = try Self.optimizee(&optimizeeSection, allowName: false).optimizee
+        optimizee = try Self.trainingOptimizee(&root)
 
         var lstm = try root.section("optimizer")
         let layers = try lstm.intList("layers", each: 1...1024, count: 1...8)
@@ -204,7 +239,12 @@ public struct PipelineConfiguration: Sendable, Equatable {
         historyPeriod = try training.int("history_period", in: 1...1_000_000)
         try training.finish()
 
+        evaluatedPipeline = root.has("evaluated_pipeline") ? try root.string("evaluated_pipeline") : nil
         var evaluation = try root.section("evaluation")
+        evaluationName = evaluation.has("name") ? try evaluation.string("name") : nil
+        if let evaluationName, evaluationName.isEmpty || !evaluationName.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) || evaluationName == "validation" {
+            throw evaluation.error("name", "use letters, digits, - and _ only, not 'validation' (it names the file eval-<name>.h5)")
+        }
         horizon = try evaluation.int("horizon", in: 1...1_000_000)
         runs = try evaluation.int("runs", in: 1...100_000)
         tuningRuns = try evaluation.int("tuning_runs", in: 1...100_000)
@@ -216,24 +256,62 @@ public struct PipelineConfiguration: Sendable, Equatable {
         learningRates = stride(from: from, through: to + 1e-9, by: step).map { Float(pow(10, $0)) }
         evaluationProblems = []
         for var section in try evaluation.sections("problems") {
-            let (problemName, spec) = try Self.optimizee(&section, allowName: true, inherited: optimizee.initialisation ?? .released,
-                                                         inheritedDataset: optimizee.dataset ?? .mnist)
-            try section.finish()
-            guard spec.isMNIST == optimizee.isMNIST else {
-                throw section.error("kind", "evaluation problems must be of the kind the optimizer was trained on")
+            let problemName = try section.string("name")
+            let inherited = optimizee.initialisation ?? .released, inheritedDataset = optimizee.dataset ?? .mnist
+            let spec: OptimizeeSpecification
+            if section.has("mixture") {
+                spec = try Self.mixture(section.sections("mixture"), at: section.keyPath("mixture"), inherited: inherited, inheritedDataset: inheritedDataset)
+            } else {
+                spec = try Self.optimizee(&section, inherited: inherited, inheritedDataset: inheritedDataset)
+                // A mixture may train on both kinds; a single optimizee's problems stay of its kind.
+                if case .mixture = optimizee {} else if spec.isMNIST != optimizee.isMNIST {
+                    throw section.error("kind", "evaluation problems must be of the kind the optimizer was trained on")
+                }
             }
-            evaluationProblems.append(EvaluationProblem(name: problemName ?? "problem", optimizee: spec))
+            try section.finish()
+            evaluationProblems.append(EvaluationProblem(name: problemName, optimizee: spec))
         }
         try evaluation.finish()
         try root.finish()
     }
 
+    /// `optimizee`: one optimizee (a mapping) or a mixture (a list of them, each with a `weight`).
+    private static func trainingOptimizee(_ root: inout ConfigurationReader) throws(PipelineError) -> OptimizeeSpecification {
+        if case .sequence = try root.node("optimizee") {
+            return try mixture(root.sections("optimizee"), at: "optimizee")
+        }
+        var section = try root.section("optimizee")
+        let optimizee = try Self.optimizee(&section)
+        try section.finish()
+        return optimizee
+    }
+
+    /// A mixture's components (at `key`), each an optimizee with a `weight`: finite, ≥ 0, and
+    /// not all 0.
+    private static func mixture(_ sections: [ConfigurationReader], at key: String, inherited: Initialisation = .released,
+                                inheritedDataset: ImageDataset = .mnist) throws(PipelineError) -> OptimizeeSpecification {
+        var components: [MixtureComponent] = []
+        for var section in sections {
+            if section.has("mixture") { throw section.error("mixture", "a mixture's component cannot itself be a mixture") }
+            // The range check refuses negative, infinite and NaN weights (.nan is outside it).
+            let weight = try section.double("weight", in: 0...1e12)
+            let optimizee = try Self.optimizee(&section, inherited: inherited, inheritedDataset: inheritedDataset)
+            try section.finish()
+            components.append(MixtureComponent(weight: weight, optimizee: optimizee))
+        }
+        guard components.contains(where: { $0.weight > 0 }) else {
+            let file = sections.first?.file ?? ""
+            throw PipelineError(file: file, key: key, reason: "every weight is 0; at least one component needs a positive weight",
+                                line: sections.first?.line)
+        }
+        return .mixture(components)
+    }
+
     /// Reads an optimizee; an MNIST one without `init` takes `inherited` and without `dataset`
     /// `inheritedDataset` (an evaluation problem takes the meta-training optimizee's, and that
     /// one the released code's N(0, 0.01²) and MNIST).
-    private static func optimizee(_ section: inout ConfigurationReader, allowName: Bool, inherited: Initialisation = .released,
-                                  inheritedDataset: ImageDataset = .mnist) throws(PipelineError) -> (name: String?, optimizee: OptimizeeSpecification) {
-        let name = allowName ? try section.string("name") : nil
+    private static func optimizee(_ section: inout ConfigurationReader, inherited: Initialisation = .released,
+                                  inheritedDataset: ImageDataset = .mnist) throws(PipelineError) -> OptimizeeSpecification {
         let kind = try section.string("kind", oneOf: ["quadratic", "mnist"])
         let result: OptimizeeSpecification
         if kind == "quadratic" {
@@ -252,8 +330,7 @@ public struct PipelineConfiguration: Sendable, Equatable {
             result = .mnist(hidden: hidden, activation: MLP.Activation(rawValue: activation) ?? .sigmoid, batchSize: batchSize,
                             initialisation: initialisation, dataset: dataset)
         }
-        if !allowName { try section.finish() }
-        return (name, result)
+        return result
     }
 
     /// `validation_period` with either `validation_size` (the final loss scores, no

@@ -16,8 +16,11 @@ public struct RunFolder {
 
     var trainPath: String { file("train.h5") }
     var evalPath: String { file("eval.h5") }
-    func evalPath(_ split: EvaluationSplit, phi: PhiSelection = .best) -> String {
-        file(split.fileName.replacingOccurrences(of: ".h5", with: phi.fileSuffix + ".h5"))
+    /// `eval.h5`, `eval-validation.h5`, with `-<name>` after `eval` for a named evaluation
+    /// (`evaluation.name`) and the φ's suffix before `.h5`.
+    func evalPath(_ split: EvaluationSplit, phi: PhiSelection = .best, name: String? = nil) -> String {
+        let base = name.map { split.fileName.replacingOccurrences(of: "eval", with: "eval-\($0)") } ?? split.fileName
+        return file(base.replacingOccurrences(of: ".h5", with: phi.fileSuffix + ".h5"))
     }
     var setAsidePath: String { file("set-aside") }
     /// What a set-aside moves: the files that belong to one run: its training, its evaluations

@@ -40,6 +40,8 @@ public struct Sweep: Sendable {
     public let path: String
     public let name: String
     public let members: [SweepMember]
+    /// The pipeline file that trains the members (`PipelineConfiguration.trainingPipeline`).
+    public var trainingPipeline: String { members.first?.configuration.trainingPipeline ?? path }
     /// The seed of the sweep's evaluation, the same draws for every member and baseline: the
     /// file's top-level `seed`, or the first of `sweep.seeds` when it has none.
     public let evaluationSeed: UInt64
@@ -209,9 +211,19 @@ public enum PipelineFile: Sendable {
     case single(PipelineConfiguration)
     case sweep(Sweep)
 
-    /// Reads and validates the file at `path` (every member of a sweep).
+    /// The pipeline the file evaluates, when it is an evaluation file (`evaluates:`), else nil.
+    public var evaluatedPipeline: String? {
+        switch self {
+        case let .single(configuration): return configuration.evaluatedPipeline
+        case let .sweep(sweep): return sweep.members.first?.configuration.evaluatedPipeline
+        }
+    }
+
+    /// Reads and validates the file at `path` (every member of a sweep). An evaluation file
+    /// (`evaluates: <pipeline>`) is that pipeline with its evaluation section replaced.
     public init(contentsOf path: String) throws(PipelineError) {
-        let text = try PipelineConfiguration.readText(path)
+        var text = try PipelineConfiguration.readText(path)
+        if let merged = try EvaluationFile.merged(text: text, path: path) { text = merged }
         if let sweep = try Sweep(text: text, path: path) {
             self = .sweep(sweep)
         } else {

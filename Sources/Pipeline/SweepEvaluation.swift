@@ -42,7 +42,7 @@ public struct SweepEvaluation {
         self.phi = phi
     }
 
-    public var path: String { RunFolder(path: folder).evalPath(split, phi: phi) }
+    public var path: String { RunFolder(path: folder).evalPath(split, phi: phi, name: sweep.members.first?.configuration.evaluationName) }
 
     public func run() throws {
         TemporaryFiles.removeOnSignal()
@@ -61,10 +61,10 @@ public struct SweepEvaluation {
         if let first = untrained.first, !trainedOnly {
             throw RunError(file: trainPath(first),
                            "member \(first.id) is not trained yet (\(untrained.count) of \(sweep.members.count) members are not); "
-                           + "run l2l-train \(sweep.path) --member \(first.index), or evaluate the trained ones with --trained-only")
+                           + "run l2l-train \(sweep.trainingPipeline) --member \(first.index), or evaluate the trained ones with --trained-only")
         }
         guard !trained.isEmpty else {
-            throw RunError(file: folder, "no member of the sweep \(sweep.path) is trained yet; run l2l-train \(sweep.path)")
+            throw RunError(file: folder, "no member of the sweep \(sweep.path) is trained yet; run l2l-train \(sweep.trainingPipeline)")
         }
         if !untrained.isEmpty { note("leaving out \(untrained.count) members not trained yet: \(untrained.map(\.id).joined(separator: " "))") }
         let sources = try trained.map { member -> EvaluationRun.Source in
@@ -75,6 +75,11 @@ public struct SweepEvaluation {
         let file = try File.createInMemory(path)
         try Provenance.record(on: file, configuration: configuration, tool: "l2l-eval", data: experiment.dataPaths)
         try file.setAttribute("configuration", try String(contentsOfFile: sweep.path, encoding: .utf8))
+        if let evaluated = sweep.members.first?.configuration.evaluatedPipeline {
+            // An evaluation file: the pipeline whose runs it evaluates, as it reads now.
+            try file.setAttribute("evaluated_pipeline", evaluated)
+            try file.setAttribute("evaluated_pipeline_configuration", try String(contentsOfFile: evaluated, encoding: .utf8))
+        }
         try file.setAttribute("format", "l2l-eval")
         try file.setAttribute("format_version", Int32(2))
         try file.setAttribute("split", split.rawValue)
@@ -101,16 +106,12 @@ public struct SweepEvaluation {
         for problem in configuration.evaluationProblems {
             let reused = try earlier.map { try Self.baselines(of: problem.name, in: $0) }
             note("evaluating on \(problem.name): \(reused == nil ? "the baselines" : "the baselines of \(baselinesFrom == nil ? "the earlier " : "")\(source) (nothing they depend on changed)"), then \(trained.count) members")
-            let results: [EvaluationRun.Result]
             /// The baselines once, then every member's learned optimizer.
             func evaluate<P: Problem>(_ optimizee: P) -> [EvaluationRun.Result] {
                 (reused ?? evaluation.baselines(problem: optimizee, name: problem.name))
                     + zip(trained, sources).map { evaluation.learned(problem: optimizee, name: problem.name, phi: $1.phi, as: "lstm/members/\($0.id)") }
             }
-            switch AnyProblem(problem.optimizee, data: try experiment.data(split.mnistSplit, for: problem.optimizee)) {
-            case let .quadratic(quadratic): results = evaluate(quadratic)
-            case let .mlp(mlp): results = evaluate(mlp)
-            }
+            let results = evaluate(try experiment.problem(problem.optimizee, split: split.mnistSplit))
             try evaluation.write(results, problem: problem.name, to: file)
             for (member, source) in zip(trained, sources) {
                 let group = try file.openGroup("problems/\(problem.name)/lstm/members/\(member.id)")

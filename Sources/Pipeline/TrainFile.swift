@@ -18,6 +18,8 @@ enum TrainFile {
     static let trajectoryFinalLoss = "trajectory/final_loss"
     static let trajectoryMetaLoss = "trajectory/meta_loss"
     static let trajectoryMetaGradientNorm = "trajectory/meta_gradient_norm"
+    /// Only for a mixture: the component each trajectory drew.
+    static let trajectoryComponent = "trajectory/component"
     static let validationEpoch = "validation/epoch"
     static let validationLoss = "validation/loss"
     static let historyEpoch = "phi/history/epoch"
@@ -40,6 +42,11 @@ enum TrainFile {
         let meta = try file.createExtendibleDataset(trajectoryMetaLoss, of: Double.self, rowShape: [unrolls], chunkRows: 256)
         try meta.setAttribute("description", "the meta-loss Σ_t w_t f(θ_t) of each unroll of each trajectory")
         try createMetaGradientNorms(in: file, unrolls: unrolls)
+        if case let .mixture(components) = configuration.optimizee {
+            let dataset = try file.createExtendibleDataset(trajectoryComponent, of: Int32.self, rowShape: [configuration.trajectoriesPerUpdate], chunkRows: 256)
+            try dataset.setAttribute("description", "the index in the optimizee list (0-based) of the mixture component each trajectory drew, one per trajectory of the update (training.trajectories_per_update)")
+            try dataset.setAttribute("components", components.enumerated().map { "\($0): weight \($1.weight), \($1.optimizee)" }.joined(separator: "\n"))
+        }
         try file.createExtendibleDataset(validationEpoch, of: Int64.self, chunkRows: 256)
             .setAttribute("description", "trajectories completed when the validation ran")
         try file.createExtendibleDataset(validationLoss, of: Double.self, chunkRows: 256)

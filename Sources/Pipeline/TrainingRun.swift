@@ -75,19 +75,13 @@ public struct TrainingRun {
         let lock = try folder.lock(stage: "l2l-train")
         let experiment = try Experiment.training(configuration, data: data)
         let optimizee = configuration.optimizee
-        switch (AnyProblem(optimizee, data: try experiment.data(.train, for: optimizee)), AnyProblem(optimizee, data: try experiment.data(.validation, for: optimizee))) {
-        case let (.quadratic(training), .quadratic(validation)):
-            return try run(scaling: training, validation: validation, experiment: experiment, lock: lock)
-        case let (.mlp(training), .mlp(validation)):
-            return try run(scaling: training, validation: validation, experiment: experiment, lock: lock)
-        default:
-            preconditionFailure("one specification gives one kind of problem")
-        }
+        return try run(scaling: try experiment.problem(optimizee, split: .train), validation: try experiment.problem(optimizee, split: .validation),
+                       experiment: experiment, lock: lock)
     }
 
     /// Trains on `training`, randomly scaled when `training.random_scaling` says so (validation
     /// always scores the problem itself).
-    private func run<P: Problem>(scaling training: P, validation: P, experiment: Experiment, lock: RunLock) throws -> Outcome {
+    private func run<P: Problem, V: Problem>(scaling training: P, validation: V, experiment: Experiment, lock: RunLock) throws -> Outcome {
         guard let logRange = configuration.randomScalingLogRange else {
             return try run(training: training, validation: validation, experiment: experiment, lock: lock)
         }

@@ -129,6 +129,9 @@ final class TrainingSession<P: Problem, V: Problem> {
                  : "\nrecovered from the collapse at trajectory \(epoch)")
         }
         try file.openDataset(TrainFile.trajectoryMetaLoss).append(rows: state.pendingMetaLosses)
+        if file.contains(TrainFile.trajectoryComponent) {
+            try file.openDataset(TrainFile.trajectoryComponent).append(rows: record.components.map(Int32.init))
+        }
         try file.openDataset(TrainFile.trajectoryMetaGradientNorm).append(rows: state.pendingMetaGradientNorms)
         recentMetaGradientNorms = Array((recentMetaGradientNorms + state.pendingMetaGradientNorms).suffix(20))
         state.pendingMetaGradientNorms = []

@@ -114,6 +114,9 @@ struct EvalCommand: ParsableCommand {
         let selection = try PhiSelection(parsing: phi)
         do {
             let file = try PipelineFile(contentsOf: pipeline)
+            if history, file.evaluatedPipeline != nil {
+                throw ValidationError("--history evaluates with the training pipeline's own problems; run it on \(file.evaluatedPipeline ?? "that pipeline"), not on the evaluation file \(pipeline)")
+            }
             if history {
                 let names = problems.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
                 // A sweep's members all meet the draws of the sweep's own evaluation.

@@ -129,6 +129,9 @@ struct TrainCommand: ParsableCommand {
     /// The runs to train: the pipeline's, or a sweep's members (one, or all in order).
     private func targets() throws -> (isSweep: Bool, [(configuration: PipelineConfiguration, folder: String)]) {
         let file = try PipelineFile(contentsOf: pipeline)
+        if let trainedBy = file.evaluatedPipeline {
+            throw ValidationError("\(pipeline) is an evaluation file (evaluates: \(trainedBy)); its runs are trained by l2l-train \(trainedBy)")
+        }
         var isSweep = false
         if case let .sweep(sweep) = file {
             try RunFolder(path: out ?? "runs/\(sweep.name)").setAsidePlainRun(sweep: pipeline)

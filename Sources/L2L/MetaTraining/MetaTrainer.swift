@@ -122,6 +122,8 @@ public struct UnrollRecord: Sendable {
     public var metaGradientNorm: Double = .nan
     /// Whether this unroll ended its trajectory.
     public let endsTrajectory: Bool
+    /// The mixture component each of the update's K trajectories was drawn from (`Optimizee.component`).
+    public var components: [Int] = []
 }
 
 /// Everything meta-training carries from one unroll to the next, as one value: φ, Adam's moments
@@ -192,7 +194,9 @@ public final class MetaTrainer<P: Problem> {
     /// ∂L/∂φ of the last update (after averaging over the K trajectories, before clipping).
     public private(set) var lastMetaGradient: [Float] = []
 
-    private var tape: Tape?
+    /// One tape per number of coordinates met (one, except for a `MixtureProblem`), so that a
+    /// mixture's trajectories do not reallocate theirs.
+    private var tapes: [Int: Tape] = [:]
     private var gradient: [Float] = []
     private var dPhi: [Float]
     private var dPhiOne: [Float] = []
@@ -295,6 +299,7 @@ public final class MetaTrainer<P: Problem> {
         trajectories = ends ? [] : current
         var record = UnrollRecord(startStep: start, losses: Array(losses.prefix(length)), finalLoss: losses[length], metaLoss: metaLoss, endsTrajectory: ends)
         record.metaGradientNorm = norm
+        record.components = current.map(\.instance.component)
         return record
     }
 
@@ -374,10 +379,10 @@ public final class MetaTrainer<P: Problem> {
     }
 
     private func tape(coordinates: Int) -> Tape {
-        if let tape, tape.coordinates == coordinates { return tape }
+        if gradient.count != coordinates { gradient = [Float](repeating: 0, count: coordinates) }
+        if let tape = tapes[coordinates] { return tape }
         let made = Tape(architecture: phi.architecture, coordinates: coordinates, steps: configuration.unrollLength)
-        tape = made
-        gradient = [Float](repeating: 0, count: coordinates)
+        tapes[coordinates] = made
         return made
     }
 

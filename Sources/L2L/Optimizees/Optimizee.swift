@@ -20,18 +20,24 @@ public protocol Optimizee {
     /// f(θ) on `batch`, with ∇f(θ) on the same batch written to `gradient` (`parameterCount`
     /// elements).
     mutating func lossAndGradient(_ theta: [Float], batch: Batch, gradient: inout [Float]) -> Float
+
+    /// Which component of a `MixtureProblem` the instance was drawn from (0 outside mixtures),
+    /// so that a run can record what each trajectory trained on.
+    var component: Int { get }
 }
 
 /// A family of optimizees: each meta-training trajectory (and each evaluation run) optimizes a
 /// fresh instance of it (new W and y for quadratics; the same network for MNIST).
 public protocol Problem {
     associatedtype Instance: Optimizee
-    /// The number of coordinates of every instance's θ.
+    /// The number of coordinates of every instance's θ (of the largest, for a `MixtureProblem`).
     var parameterCount: Int { get }
     func makeInstance(using generator: inout Generator) -> Instance
 }
 
 extension Optimizee {
+    public var component: Int { 0 }
+
     /// f(θ) on `batch` (the gradient is computed and discarded).
     public mutating func loss(_ theta: [Float], batch: Batch) -> Float {
         var gradient = [Float](repeating: 0, count: parameterCount)

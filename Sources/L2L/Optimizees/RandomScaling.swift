@@ -21,7 +21,8 @@ public struct RandomlyScaledProblem<Base: Problem>: Problem {
     /// The base instance, then its c, both from `generator`.
     public func makeInstance(using generator: inout Generator) -> Instance {
         let instance = base.makeInstance(using: &generator)
-        let scale = (0..<parameterCount).map { _ in Float(exp(Double(logRange) * (2 * generator.uniform() - 1))) }
+        // The instance's own size: a mixture's instances differ in it.
+        let scale = (0..<instance.parameterCount).map { _ in Float(exp(Double(logRange) * (2 * generator.uniform() - 1))) }
         return Instance(base: instance, scale: scale)
     }
 
@@ -39,6 +40,7 @@ public struct RandomlyScaledProblem<Base: Problem>: Problem {
         }
 
         public var parameterCount: Int { base.parameterCount }
+        public var component: Int { base.component }
 
         /// θ₀ / c, so that c ⊙ θ̃₀ is the base instance's θ₀.
         public func initialTheta(using generator: inout Generator) -> [Float] {
