@@ -6,7 +6,7 @@
 #   make data       fetch, verify and store MNIST and Fashion-MNIST in data/ (MNIST_MIRROR=folder-or-URL)
 #   make train      meta-train every experiment (runs/<experiment>/[<member>/]train.h5); -j2 in parallel
 #   make eval       evaluate every experiment (runs/<experiment>/eval.h5)
-#   make figures    draw figures/*.png and *.pdf from the eval.h5 files
+#   make figures    draw figures/*.png and *.pdf from the eval files (Figures 2, 4, 5, 6, long horizons, transfer)
 #   make resume     continue interrupted trainings
 #   make study      the fidelity study's sweeps (pipelines/study/), on the validation split (figures/study/)
 #   make slurm-test the Slurm job-array path on a one-node Slurm cluster on localhost (root)
@@ -137,7 +137,24 @@ eval: $(EXPERIMENTS:%=runs/%/eval.h5)
 runs/%/eval.h5: runs/%/train.done $$(wildcard runs/$$*/train.h5 runs/$$*/*/train.h5) pipelines/%.yaml | build
 	$(RELEASE)/l2l-eval pipelines/$*.yaml --out runs/$*
 
-figures: figures/quadratic.png figures/mnist.png
+figures: figures/quadratic.png figures/mnist.png figures/architecture.png figures/mnist-long.png figures/mnist-transfer.png
+
+# Evaluation files (pipelines/mnist-<name>.yaml, `evaluates: mnist.yaml`): more evaluations of the
+# MNIST experiment's runs, each written beside its eval.h5 as runs/mnist/eval-<name>.h5 (issue 13:
+# Figure 6's architectures, 2,000-step horizons, tanh and Fashion-MNIST).
+runs/mnist/eval-%.h5: runs/mnist/train.done $$(wildcard runs/mnist/*/train.h5) pipelines/mnist-%.yaml | build data/fashion-mnist.h5
+	$(RELEASE)/l2l-eval pipelines/mnist-$*.yaml --out runs/mnist
+
+figures/architecture.png: runs/mnist/eval-architecture.h5 scripts/generalisation.py $(VENV)/installed
+	$(PYTHON) scripts/generalisation.py architecture $< --out figures/architecture
+
+figures/mnist-long.png: runs/mnist/eval-long.h5 scripts/generalisation.py $(VENV)/installed
+	$(PYTHON) scripts/generalisation.py curves $< --out figures/mnist-long --log-steps \
+	  --title "MNIST, 2,000 steps: the learned optimizer was meta-trained on 100"
+
+figures/mnist-transfer.png: runs/mnist/eval-transfer.h5 scripts/generalisation.py $(VENV)/installed
+	$(PYTHON) scripts/generalisation.py curves $< --out figures/mnist-transfer \
+	  --title "MNIST-trained optimizer on a tanh network and on Fashion-MNIST"
 
 figures/quadratic.png: runs/quadratic/eval.h5 scripts/figures.py $(VENV)/installed
 	$(PYTHON) scripts/figures.py --runs runs --out figures --only quadratic
@@ -155,10 +172,13 @@ $(VENV)/installed: requirements.txt | deps
 
 # --- the whole chain on a tiny configuration ---------------------------------------------------
 
-smoke: build data/mnist.h5 venv
+smoke: build data/mnist.h5 data/fashion-mnist.h5 venv
 	$(RELEASE)/l2l-train pipelines/smoke.yaml --out runs/smoke --set-aside
 	$(RELEASE)/l2l-eval pipelines/smoke.yaml --out runs/smoke
 	$(PYTHON) scripts/figures.py --runs runs --out runs/smoke/figures --mnist smoke --only smoke --seeds
+	$(RELEASE)/l2l-eval pipelines/smoke-architecture.yaml --out runs/smoke
+	$(PYTHON) scripts/generalisation.py architecture runs/smoke/eval-architecture.h5 --out runs/smoke/figures/architecture
+	$(PYTHON) scripts/generalisation.py curves runs/smoke/eval-architecture.h5 --out runs/smoke/figures/curves --log-steps --title "smoke"
 	$(RELEASE)/l2l-train pipelines/smoke-grid.yaml --out runs/smoke-grid --set-aside
 	$(RELEASE)/l2l-eval pipelines/smoke-grid.yaml --out runs/smoke-grid
 	$(RELEASE)/l2l-eval pipelines/smoke-grid.yaml --out runs/smoke-grid --split validation
@@ -168,7 +188,7 @@ smoke: build data/mnist.h5 venv
 	$(PYTHON) scripts/compare.py --out runs/smoke-grid/figures/compare --title "smoke: two grid points" \
 	  --setting "rate 0.001" "runs/smoke-grid/eval.h5@meta_learning_rate=0.001,output_scale=0.5" \
 	  --setting "rate 0.01" "runs/smoke-grid/eval.h5@meta_learning_rate=0.01,output_scale=0.5"
-	for file in runs/smoke/seed=*/train.h5 runs/smoke/eval.h5 runs/smoke-grid/*/train.h5 runs/smoke-grid/*/history.h5 runs/smoke-grid/eval.h5 runs/smoke-grid/eval-validation.h5; do h5dump -H "$$file" > /dev/null || exit 1; done
+	for file in runs/smoke/seed=*/train.h5 runs/smoke/eval.h5 runs/smoke/eval-architecture.h5 runs/smoke-grid/*/train.h5 runs/smoke-grid/*/history.h5 runs/smoke-grid/eval.h5 runs/smoke-grid/eval-validation.h5; do h5dump -H "$$file" > /dev/null || exit 1; done
 	$(RELEASE)/l2l-sweep pipelines/smoke.yaml
 
 # --- the fidelity study (issue 12): sweeps over the recipe, chosen on the validation split -------

@@ -73,10 +73,12 @@ public struct EvaluationRun {
         try file.setAttribute("phi_epoch", source.epoch)
         try file.setAttribute("train_run_id", source.runID)
         try file.setAttribute("horizon", Int64(configuration.horizon))
+        try configuration.optimizee.record(on: file, prefix: "optimizee_")
         for problem in configuration.evaluationProblems {
             note("evaluating on \(problem.name)")
             let results = evaluate(problem: try experiment.problem(problem.optimizee, split: split.mnistSplit), name: problem.name, phi: source.phi)
             try write(results, problem: problem.name, to: file)
+            try problem.optimizee.record(on: file.openGroup("problems/\(problem.name)"))
         }
         try file.save()
         note("wrote \(path)")
@@ -264,5 +266,30 @@ public struct EvaluationRun {
             standardError[t] = n > 1 ? (values.map { ($0 - m) * ($0 - m) }.reduce(0, +) / (n - 1) / n).squareRoot() : 0
         }
         return (mean, standardError)
+    }
+}
+
+extension OptimizeeSpecification {
+    /// Records what the optimizee is on `location` as attributes named `<prefix>kind`, and
+    /// `hidden`, `activation`, … for an MLP, so that a figure reads a problem's architecture
+    /// from the file instead of its name (Figure 6 plots the loss against `hidden`).
+    func record(on location: Location, prefix: String = "") throws {
+        switch self {
+        case let .quadratic(problems, dimensions, distribution):
+            try location.setAttribute(prefix + "kind", "quadratic")
+            try location.setAttribute(prefix + "problems", Int64(problems))
+            try location.setAttribute(prefix + "dimensions", Int64(dimensions))
+            try location.setAttribute(prefix + "distribution", distribution.rawValue)
+        case let .mnist(hidden, activation, batchSize, initialisation, dataset):
+            try location.setAttribute(prefix + "kind", "mnist")
+            try location.setAttribute(prefix + "hidden", hidden.map { Int64($0) })
+            try location.setAttribute(prefix + "activation", activation.rawValue)
+            try location.setAttribute(prefix + "batch_size", Int64(batchSize))
+            try location.setAttribute(prefix + "init", "\(initialisation)")
+            try location.setAttribute(prefix + "dataset", dataset.rawValue)
+        case let .mixture(components):
+            try location.setAttribute(prefix + "kind", "mixture")
+            try location.setAttribute(prefix + "components", components.map { "weight \($0.weight): \($0.optimizee)" }.joined(separator: "\n"))
+        }
     }
 }

@@ -89,6 +89,10 @@ public struct SweepEvaluation {
         try file.setAttribute("phi_source", "\(phi == .best ? "/phi/best" : "--phi \(phi)") of each of the \(trained.count) members"
                               + (untrained.isEmpty ? "" : " trained (\(untrained.count) of the sweep's \(sweep.members.count) not yet)"))
         try file.setAttribute("horizon", Int64(configuration.horizon))
+        // What the members were meta-trained on, when they share it (a grid may vary it).
+        if sweep.members.allSatisfy({ $0.configuration.optimizee == configuration.optimizee }) {
+            try configuration.optimizee.record(on: file, prefix: "optimizee_")
+        }
         let baselinesKey = Self.baselinesKey(configuration: configuration, split: split)
         try file.setAttribute("baselines_key", baselinesKey)
         // The baselines do not depend on φ: this file's earlier ones serve, or the /phi/best evaluation's.
@@ -113,6 +117,7 @@ public struct SweepEvaluation {
             }
             let results = evaluate(try experiment.problem(problem.optimizee, split: split.mnistSplit))
             try evaluation.write(results, problem: problem.name, to: file)
+            try problem.optimizee.record(on: file.openGroup("problems/\(problem.name)"))
             for (member, source) in zip(trained, sources) {
                 let group = try file.openGroup("problems/\(problem.name)/lstm/members/\(member.id)")
                 try group.setAttribute("train_run_id", source.runID)

@@ -30,6 +30,33 @@ struct ConfigurationTests {
         #expect(smoke.members.map(\.id) == ["seed=1", "seed=2"])
     }
 
+    @Test("the shipped evaluation files evaluate the MNIST experiment's runs: Figure 6's 18 architectures, 2,000 steps, tanh and Fashion-MNIST")
+    func shippedEvaluationFiles() throws {
+        func sweep(_ name: String) throws -> Sweep {
+            guard case let .sweep(sweep) = try PipelineFile(contentsOf: packageRoot.appendingPathComponent("pipelines/\(name).yaml").path) else {
+                throw PipelineError(file: name, key: "sweep", reason: "expected the sweep of pipelines/mnist.yaml")
+            }
+            return sweep
+        }
+        let mnist = try #require(try Sweep.load(contentsOf: packageRoot.appendingPathComponent("pipelines/mnist.yaml").path))
+        for name in ["mnist-architecture", "mnist-long", "mnist-transfer"] {
+            let evaluation = try sweep(name)
+            #expect(evaluation.members.map(\.id) == mnist.members.map(\.id), "\(name)")
+            for (a, b) in zip(evaluation.members, mnist.members) { #expect(a.configuration.trainsLike(b.configuration), "\(name) \(a.id)") }
+            #expect(evaluation.members[0].configuration.evaluationName == String(name.dropFirst("mnist-".count)))
+        }
+        let architecture = try sweep("mnist-architecture").members[0].configuration
+        var shapes: Set<[Int]> = []
+        for problem in architecture.evaluationProblems {
+            guard case let .mnist(hidden, activation, _, _, dataset) = problem.optimizee else { continue }
+            #expect(activation == .sigmoid && dataset == .mnist)
+            shapes.insert(hidden)
+        }
+        #expect(shapes.count == 18 && shapes.contains([160, 160, 160]) && shapes.contains([5]))
+        #expect(try sweep("mnist-long").members[0].configuration.horizon == 2000)
+        #expect(try sweep("mnist-transfer").members[0].configuration.evaluationDatasets == [.mnist, .fashionMNIST])
+    }
+
     @Test("every study pipeline parses as a sweep of at least two members")
     func studies() throws {
         let folder = packageRoot.appendingPathComponent("pipelines/study")

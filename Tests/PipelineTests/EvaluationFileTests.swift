@@ -36,6 +36,10 @@ struct EvaluationFileTests {
         #expect(try eval.attribute("horizon", as: Int64.self) == 40)
         #expect(try eval.openDataset("problems/small/lstm/mean").read(Double.self, rank: 1).count == 41)
         #expect(!eval.contains("problems/quadratic"))
+        // What each problem is, and what the optimizer was trained on, as attributes.
+        #expect(try eval.openGroup("problems/small").stringAttribute("kind") == "quadratic")
+        #expect(try eval.openGroup("problems/small").attribute("dimensions", as: Int64.self) == 3)
+        #expect(try eval.attribute("optimizee_dimensions", as: Int64.self) == 5)
         // The configuration it records stands alone: the pipeline with this evaluation section.
         let recorded = try PipelineConfiguration(text: try eval.stringAttribute("configuration"), path: "recorded.yaml")
         let original = try PipelineConfiguration(contentsOf: pipeline)
