@@ -12,6 +12,7 @@
 #   make ablation   the generalisation ablation (pipelines/generalisation/), validation split (figures/generalisation/)
 #   make slurm-test the Slurm job-array path on a one-node Slurm cluster on localhost (root)
 #   make bench      speed, memory and efficiency of meta-training and evaluation (runs/bench/)
+#   make python-test the Python package (python/): load φ, the numpy/PyTorch/JAX steps, checked against l2l
 #   make deps       install the Debian packages the build needs (run by every other target)
 #
 # Every target depends on `deps`, so a fresh Debian machine with Swift needs no other step.
@@ -30,12 +31,12 @@ EXPERIMENTS := quadratic mnist
 # venv for the figures, and Fashion-MNIST's four IDX files (/usr/share/datasets/fashion-mnist/).
 DEBIAN_PACKAGES := libhdf5-dev hdf5-tools zlib1g-dev pkg-config libblis-dev python3-venv dataset-fashion-mnist
 
-.PHONY: all deps build data train eval figures smoke resume venv bench test slurm-test study ablation clean help
+.PHONY: all deps build data train eval figures smoke resume venv bench test python-test slurm-test study ablation clean help
 
 all: figures
 
 help:
-	@sed -n '3,21p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,22p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@missing=""; \
@@ -285,6 +286,17 @@ ablation: | build data/mnist.h5 data/fashion-mnist.h5 venv
 slurm-test: build data/mnist.h5 venv
 	$(MAKE) --no-print-directory eval EXPERIMENTS=smoke
 	RELEASE=$(RELEASE) PYTHON=$(PYTHON) scripts/slurm-test
+
+# The Python package (python/, issue 14): a virtual environment of its own (python/.venv, kept
+# between runs), the package installed from this checkout with its test extra, and pytest, whose
+# fixtures train tiny runs with the binaries built here and trace them (l2l-eval --trace).
+PYTHON_VENV := python/.venv
+PYTHON_EXTRAS ?= test
+python-test: build data/mnist.h5
+	@[ -x $(PYTHON_VENV)/bin/python ] || python3 -m venv $(PYTHON_VENV)
+	$(PYTHON_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PYTHON_VENV)/bin/python -m pip install --quiet "./python[$(PYTHON_EXTRAS)]"
+	L2L_BIN=$(CURDIR)/$(RELEASE) L2L_DATA=$(CURDIR)/data $(PYTHON_VENV)/bin/python -m pytest -q python/tests
 
 bench: build
 	$(RELEASE)/l2l-bench --out runs/bench

@@ -48,6 +48,11 @@ struct EvalCommand: ParsableCommand {
             after every snapshot, and continues where it stopped; SIGINT/SIGTERM stop it after \
             the snapshot in progress (status 130/143).
 
+            --trace FILE writes, instead, a reference trace for other implementations of the learned \
+            optimizer: run 0 of one problem (the same draws as eval.h5's), the gradient the optimizer \
+            received and the update it returned at each of the first --trace-steps steps, θ₀, the \
+            losses and which φ of which run (the Python package's tests feed it back).
+
             Exit status: 0 done; 1 an error (the message names the file and the cause); 3 train.h5 \
             was made with other meta-training settings than the pipeline holds; 4 another process \
             holds the run.
@@ -58,6 +63,7 @@ struct EvalCommand: ParsableCommand {
               l2l-eval pipelines/study/meta-learning-rate.yaml --split validation
               l2l-eval pipelines/mnist.yaml --history --every 10 --problems base
               l2l-eval pipelines/study/model-selection.yaml --split validation --phi validation-minimum
+              l2l-eval pipelines/mnist.yaml --member 0 --trace runs/mnist/trace.h5 --trace-problem base --trace-steps 200
             """,
         version: "0.1.0"
     )
@@ -98,6 +104,15 @@ struct EvalCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Threads per step: 1, or 2 (the default: every CPU the process may use, at most 2).", valueName: "count"))
     var threads: Int?
 
+    @Option(help: ArgumentHelp("Instead: write a reference trace of the learned optimizer to this HDF5 file: run 0 of one problem (--trace-problem), its first --trace-steps steps, with the gradient it received and the update it returned at each (docs/hdf5-layout.md); on a sweep, of one --member.", valueName: "file"))
+    var trace: String?
+
+    @Option(help: ArgumentHelp("With --trace: the evaluation problem (default: the first).", valueName: "name"))
+    var traceProblem: String?
+
+    @Option(help: ArgumentHelp("With --trace: the steps recorded.", valueName: "count"))
+    var traceSteps = 20
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if every < 1 { throw ValidationError("--every must be at least 1, got \(every)") }
@@ -107,6 +122,9 @@ struct EvalCommand: ParsableCommand {
         if baselinesFrom != nil, history || member != nil { throw ValidationError("--baselines-from goes with the evaluation of a whole sweep, not --history or --member") }
         do { _ = try PhiSelection(parsing: phi) } catch { throw ValidationError(error.description) }
         if history, phi != "best" { throw ValidationError("--phi does not go with --history, which evaluates the snapshots of /phi/history themselves") }
+        if trace == nil, traceProblem != nil || traceSteps != 20 { throw ValidationError("--trace-problem and --trace-steps go with --trace") }
+        if trace != nil, history || trainedOnly || baselinesFrom != nil { throw ValidationError("--trace does not go with --history, --trained-only or --baselines-from") }
+        if traceSteps < 1 || traceSteps > 1_000_000 { throw ValidationError("--trace-steps must be in 1...1000000, got \(traceSteps)") }
     }
 
     func run() throws {
@@ -114,6 +132,14 @@ struct EvalCommand: ParsableCommand {
         let selection = try PhiSelection(parsing: phi)
         do {
             let file = try PipelineFile(contentsOf: pipeline)
+            if let trace {
+                if case .sweep = file, member == nil { throw ValidationError("--trace on a sweep: name the member traced (--member; l2l-sweep \(pipeline) lists them)") }
+                for (configuration, folder) in try runs(of: file) {
+                    let evaluation = EvaluationRun(configuration: configuration, runFolder: folder, data: DataFiles(argument: data), split: split, phi: selection)
+                    try TraceExport(evaluation: evaluation, problem: traceProblem, steps: traceSteps, output: trace).run()
+                }
+                return
+            }
             if history, file.evaluatedPipeline != nil {
                 throw ValidationError("--history evaluates with the training pipeline's own problems; run it on \(file.evaluatedPipeline ?? "that pipeline"), not on the evaluation file \(pipeline)")
             }

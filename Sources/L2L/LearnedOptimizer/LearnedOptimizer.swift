@@ -11,6 +11,8 @@ public struct LearnedOptimizer: Optimizer, Sendable {
         init(tape: Tape) { self.tape = tape }
         /// The recurrent state the next step starts from.
         public var lstm: LSTMState { tape.initial }
+        /// The update the last `step` added to θ, g_t of eq. 1 (the buffer the step wrote).
+        public var lastUpdate: [Float] { Array(UnsafeBufferPointer(start: tape.delta.pointer, count: tape.coordinates)) }
     }
 
     public init(phi: Phi) { self.phi = phi }
