@@ -291,7 +291,7 @@ slurm-test: build data/mnist.h5 venv
 # between runs), the package installed from this checkout with its test extra, and pytest, whose
 # fixtures train tiny runs with the binaries built here and trace them (l2l-eval --trace).
 PYTHON_VENV := python/.venv
-PYTHON_EXTRAS ?= test
+PYTHON_EXTRAS ?= test,torch,jax
 python-test: build data/mnist.h5
 	@[ -x $(PYTHON_VENV)/bin/python ] || python3 -m venv $(PYTHON_VENV)
 	$(PYTHON_VENV)/bin/python -m pip install --quiet --upgrade pip
