@@ -296,7 +296,7 @@ python-test: build data/mnist.h5
 	@[ -x $(PYTHON_VENV)/bin/python ] || python3 -m venv $(PYTHON_VENV)
 	$(PYTHON_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(PYTHON_VENV)/bin/python -m pip install --quiet "./python[$(PYTHON_EXTRAS)]"
-	L2L_BIN=$(CURDIR)/$(RELEASE) L2L_DATA=$(CURDIR)/data $(PYTHON_VENV)/bin/python -m pytest -q python/tests
+	L2L_BIN=$(CURDIR)/$(RELEASE) L2L_DATA=$(CURDIR)/data $(PYTHON_VENV)/bin/python -m pytest -q -s python/tests
 
 bench: build
 	$(RELEASE)/l2l-bench --out runs/bench
