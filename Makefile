@@ -288,7 +288,8 @@ slurm-test: build data/mnist.h5 venv
 	RELEASE=$(RELEASE) PYTHON=$(PYTHON) scripts/slurm-test
 
 # The Python package (python/, issue 14): a virtual environment of its own (python/.venv, kept
-# between runs), the package installed from this checkout with its test extra, and pytest, whose
+# between runs), the package installed from this checkout with its extras (test, torch, jax; PyTorch
+# from PyPI is about 5 GB with its CUDA libraries, a few minutes the first time), and pytest, whose
 # fixtures train tiny runs with the binaries built here and trace them (l2l-eval --trace).
 PYTHON_VENV := python/.venv
 PYTHON_EXTRAS ?= test,torch,jax
