@@ -1,6 +1,7 @@
 # l2l: Learning to learn by gradient descent by gradient descent, as an HDF5 pipeline.
 #
-#   make            every figure: data → train → eval → figures (about 95 min on 2 cores; resumable)
+#   make            every figure: data → train → eval → figures (95 min on 2 cores for Figures 2-5; the
+#                   evaluation files of Figure 6, long horizons and transfer add time not yet measured)
 #   make test       the test suite
 #   make smoke      every stage on tiny configurations, in a few minutes (runs/smoke/, runs/smoke-grid/)
 #   make data       fetch, verify and store MNIST and Fashion-MNIST in data/ (MNIST_MIRROR=folder-or-URL)
@@ -36,7 +37,7 @@ DEBIAN_PACKAGES := libhdf5-dev hdf5-tools zlib1g-dev pkg-config libblis-dev pyth
 all: figures
 
 help:
-	@sed -n '3,22p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,23p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@missing=""; \
