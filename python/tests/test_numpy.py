@@ -1,4 +1,6 @@
 """The numpy reference against l2l: the same updates, step for step, for the gradients l2l gave."""
+import os
+
 import h5py
 import numpy as np
 import pytest
@@ -63,6 +65,12 @@ def test_load_choices(runs):
         np.testing.assert_array_equal(b, b2)
     folder = train.rsplit("/", 1)[0]
     assert l2l.load(folder).source == best.source
+    if "smoke" in runs:  # a sweep's folder and a member's folder name
+        smoke = runs["smoke"][0]
+        sweep = os.path.dirname(os.path.dirname(smoke))
+        assert l2l.load(sweep, member="seed=1").source == l2l.load(smoke).source
+        with pytest.raises(l2l.LoadError, match="the folder's members: seed=1"):
+            l2l.load(sweep)
     normalised = l2l.load(runs["normalised"][0])
     assert normalised.preprocessing == l2l.Preprocessing("normalised", beta1=0.95, beta2=0.95, epsilon=1e-8)
 
