@@ -8,13 +8,16 @@ import pytest
 import l2l
 import l2l.numpy as reference
 
-# l2l's kernels use a rational tanh within 3e-7 of tanh, and sum the gate products in another
-# order than numpy's matmul; in float32 both change an LSTM output by a few 1e-7 of its range
-# (|h| < 1), so an update by a few 1e-7 · output_scale · ‖out_w‖₁. The LSTM's state carries the
-# difference to later steps, where the forget gates (σ < 1) damp it. The bound below is that
-# per-step scale with a margin of 10 for the accumulation: measured worst cases are in the README.
+# l2l's kernels use a rational tanh within 3e-7 of tanh (and σ(x) = (1 + tanh(x/2))/2 from it), and
+# sum the gate products in another order than numpy's matmul. A gate off by 3e-7 moves the cell
+# c' = σ(f + 1)·c + σ(i)·tanh(j) by 3e-7·|c|, and |c| grows as a trained optimizer runs (to 8
+# within 8 steps, 80 by step 160, for the recipe's φ on MNIST); tanh(c') and out_w carry that to
+# the update, scaled by output_scale · ‖out_w‖₁. Measured in units of output_scale·(‖out_w‖₁ + 1):
+# 3e-7 for the tiny runs below, 3.5e-6 for the recipe's φ (1,000 trajectories) over 200 steps,
+# at steps 5-8 and a few coordinates (99.9 % of them stay below 1.5e-7 absolute). The bound is
+# 1e-5 in those units, about three times the worst measured.
 def tolerance(phi):
-    return 1e-6 * phi.output_scale * (float(np.abs(phi.out_w).sum()) + 1)
+    return 1e-5 * phi.output_scale * (float(np.abs(phi.out_w).sum()) + 1)
 
 
 def teacher_forced(phi, trace):
