@@ -155,8 +155,11 @@ public struct EvaluationRun {
         }
     }
 
-    /// f(θ_t) for t = 0…horizon (NaN from the step where the optimizer failed).
-    static func trajectory<P: Problem, O: Optimizer>(_ optimizer: O, problem: P, seed: UInt64, purpose: String, horizon: Int) -> [Float] {
+    /// f(θ_t) for t = 0…horizon (NaN from the step where the optimizer failed). `afterStep`, when
+    /// given, sees the gradient of each step the optimizer took and its state after it (the
+    /// reference trace of `TraceExport` records them from this very loop).
+    static func trajectory<P: Problem, O: Optimizer>(_ optimizer: O, problem: P, seed: UInt64, purpose: String, horizon: Int,
+                                                     afterStep: ((_ gradient: [Float], _ state: O.State) -> Void)? = nil) -> [Float] {
         var problems = Generator(seed: seed, purpose: purpose + "/problem")
         var batches = Generator(seed: seed, purpose: purpose + "/batches")
         var instance = problem.makeInstance(using: &problems)
@@ -172,6 +175,7 @@ public struct EvaluationRun {
             } catch {
                 return losses + [Float](repeating: .nan, count: horizon + 1 - losses.count)
             }
+            afterStep?(gradient, state)
         }
         losses.append(instance.loss(theta, batch: instance.sampleBatch(using: &batches)))
         return losses

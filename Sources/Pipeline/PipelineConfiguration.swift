@@ -195,7 +195,7 @@ public struct PipelineConfiguration: Sendable, Equatable {
             throw PipelineError(file: path, key: "sweep", reason: "this file is a sweep: name one of its members (l2l-train --member ID-or-INDEX; l2l-sweep \(path) lists them)")
         }
         name = try root.string("name")
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+        guard Self.namesAFile(name) else {
             throw root.error("name", "use letters, digits, - and _ only (it names the run folder)")
         }
         seed = UInt64(try root.int("seed", in: 0...Int(Int32.max)))
@@ -242,7 +242,7 @@ public struct PipelineConfiguration: Sendable, Equatable {
         evaluatedPipeline = root.has("evaluated_pipeline") ? try root.string("evaluated_pipeline") : nil
         var evaluation = try root.section("evaluation")
         evaluationName = evaluation.has("name") ? try evaluation.string("name") : nil
-        if let evaluationName, evaluationName.isEmpty || !evaluationName.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) || evaluationName == "validation" {
+        if let evaluationName, !Self.namesAFile(evaluationName) || evaluationName == "validation" {
             throw evaluation.error("name", "use letters, digits, - and _ only, not 'validation' (it names the file eval-<name>.h5)")
         }
         horizon = try evaluation.int("horizon", in: 1...1_000_000)
@@ -273,6 +273,11 @@ public struct PipelineConfiguration: Sendable, Equatable {
         }
         try evaluation.finish()
         try root.finish()
+    }
+
+    /// Whether `name` can name a folder or a file: not empty, letters, digits, - and _ only.
+    private static func namesAFile(_ name: String) -> Bool {
+        !name.isEmpty && name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
     }
 
     /// `optimizee`: one optimizee (a mapping) or a mixture (a list of them, each with a `weight`).

@@ -74,27 +74,18 @@ public struct TraceExport {
         var losses: [Float] = []
     }
 
-    /// The first `steps` steps of `EvaluationRun.trajectory` for the learned optimizer, recorded
-    /// (the same draws in the same order; it stops early where the optimizer fails).
+    /// The first `steps` steps of the evaluation's own loop (`EvaluationRun.trajectory`) for the
+    /// learned optimizer, recorded; where the optimizer fails, the trace ends at the step before.
     static func trace<P: Problem>(problem: P, phi: Phi, seed: UInt64, purpose: String, steps: Int) -> Trace {
-        var problems = Generator(seed: seed, purpose: purpose + "/problem")
-        var batches = Generator(seed: seed, purpose: purpose + "/batches")
-        var instance = problem.makeInstance(using: &problems)
-        var theta = instance.initialTheta(using: &problems)
         let optimizer = LearnedOptimizer(phi: phi)
-        var state = optimizer.makeState(parameterCount: theta.count)
-        var gradient = [Float](repeating: 0, count: theta.count)
-        var trace = Trace(theta0: theta)
-        for _ in 0..<steps {
-            trace.losses.append(instance.lossAndGradient(theta, batch: instance.sampleBatch(using: &batches), gradient: &gradient))
-            do {
-                try optimizer.step(&theta, gradient: gradient, state: &state)
-            } catch {
-                break
-            }
+        var problems = Generator(seed: seed, purpose: purpose + "/problem")
+        var trace = Trace(theta0: problem.makeInstance(using: &problems).initialTheta(using: &problems))
+        let losses = EvaluationRun.trajectory(optimizer, problem: problem, seed: seed, purpose: purpose, horizon: steps) { gradient, state in
             trace.gradients.append(gradient)
             trace.updates.append(state.lastUpdate)
         }
+        // f(θ_t) up to the last step taken, and the failing step's, as the loop met them.
+        trace.losses = Array(losses.prefix(min(steps, trace.updates.count + 1)))
         return trace
     }
 }
