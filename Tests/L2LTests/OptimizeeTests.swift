@@ -113,4 +113,24 @@ struct OptimizeeTests {
         #expect(batch.count == 64 && batch.allSatisfy { (0..<10).contains($0) })
         #expect(Set(batch).count < 64)  // 64 draws from 10 examples must repeat
     }
+
+    @Test("MLP: a confidently wrong network has a large finite loss, not inf, even where p_label underflows",
+          arguments: [30, 90, 300] as [Float])
+    func mlpConfidentlyWrongLoss(gap: Float) throws {
+        let data = toyData(count: 10, classes: 3)
+        var mlp = MLP(data: data, hiddenSizes: [4], batchSize: 64)
+        // Every weight 0, so the logits are the output biases for every example.
+        var theta = [Float](repeating: 0, count: mlp.parameterCount)
+        let outputBiases = try #require(mlp.layerRanges.last).biases
+        theta[outputBiases.lowerBound + 1] = gap
+        var generator = Generator(seed: 5)
+        let batch = mlp.sampleBatch(using: &generator)
+        let logits = [0, Double(gap), 0]
+        let logSumExp = Double(gap) + Double.log(1 + 2 * Double.exp(-Double(gap)))
+        let expected = batch.map { logSumExp - logits[Int(data.labels[Int($0)])] }.reduce(0, +) / Double(batch.count)
+        var gradient = [Float](repeating: 0, count: mlp.parameterCount)
+        let loss = mlp.lossAndGradient(theta, batch: batch, gradient: &gradient)
+        #expect(loss.isFinite && gradient.allSatisfy(\.isFinite))
+        #expect(isClose(Double(loss), expected, relative: 1e-6, absolute: 1e-6))
+    }
 }

@@ -197,14 +197,19 @@ public final class MLP: Optimizee, @unchecked Sendable {
             let z = top + row * classes
             var largest = -Float.infinity
             for k in 0..<classes { largest = max(largest, z[k]) }
+            let label = Int(data.labels[Int(batch[row])])
+            let shiftedLabelLogit = z[label] - largest
             var sum: Float = 0
             for k in 0..<classes {
                 z[k] = Float.exp(z[k] - largest)
                 sum += z[k]
             }
-            let label = Int(data.labels[Int(batch[row])])
-            // log p_label computed from the shifted logits, exact even when p_label underflows.
-            rowLosses[row] = Float.log(z[label]) - Float.log(sum)
+            // log p_label = (z_label − largest) − log Σ. Taking the log of the exponential where it
+            // is a normal number keeps every loss recorded so far bit for bit; below that it loses
+            // digits and then underflows to 0 (a logit gap beyond ~103), where log would give −inf:
+            // a finite, confidently wrong network then read as a diverged one.
+            let logNumerator = z[label] >= Float.leastNormalMagnitude ? Float.log(z[label]) : shiftedLabelLogit
+            rowLosses[row] = logNumerator - Float.log(sum)
             for k in 0..<classes {
                 let p = z[k] / sum
                 delta[row * classes + k] = (p - (k == label ? 1 : 0)) / Float(batchSize)
