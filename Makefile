@@ -58,8 +58,10 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 	@# Which commit these binaries are, for the code_version of every file they write (a later
-	@# checkout or edit does not change it; Sources/Pipeline/Provenance.swift).
-	@git describe --always --dirty > $(RELEASE)/code-version 2> /dev/null || rm -f $(RELEASE)/code-version
+	@# checkout or edit does not change it; Sources/Pipeline/Provenance.swift). "-dirty" only for
+	@# edits outside runs/: the committed checkpoints of a training in progress are data, not code.
+	@{ git describe --always 2> /dev/null && { git diff --quiet HEAD -- . ':!runs' 2> /dev/null || echo -dirty; }; } \
+	  | tr -d '\n' > $(RELEASE)/code-version && test -s $(RELEASE)/code-version || rm -f $(RELEASE)/code-version
 
 # --- data -------------------------------------------------------------------------------------
 
