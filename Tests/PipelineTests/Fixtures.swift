@@ -116,6 +116,9 @@ final class BackgroundProcess: @unchecked Sendable {
     private let errors = Pipe()
     private let lock = NSLock()
     private var collected = ""
+    /// Signalled when standard error reaches its end: every writer (the process and its
+    /// children) has closed it, so all it wrote has been collected.
+    private let drained = DispatchSemaphore(value: 0)
 
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: executable)
@@ -123,12 +126,17 @@ final class BackgroundProcess: @unchecked Sendable {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
-        errors.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.lock.withLock { self.collected += String(decoding: data, as: UTF8.self) }
-        }
         try process.run()
+        // A reader of its own until the end of the stream, rather than a readability handler: the
+        // handler's last chunk could still be in flight when the process had exited, and a test
+        // then saw an empty standard error.
+        let reading = errors.fileHandleForReading
+        Thread.detachNewThread { [self] in
+            while case let data = reading.availableData, !data.isEmpty {
+                lock.withLock { collected += String(decoding: data, as: UTF8.self) }
+            }
+            drained.signal()
+        }
     }
 
     var standardError: String { lock.withLock { collected } }
@@ -154,7 +162,7 @@ final class BackgroundProcess: @unchecked Sendable {
 
     func finish() -> Int32 {
         process.waitUntilExit()
-        errors.fileHandleForReading.readabilityHandler = nil
+        _ = drained.wait(timeout: .now() + 30)
         return process.terminationStatus
     }
 }
