@@ -252,6 +252,10 @@ study: | build data/mnist.h5 venv
 	  --title "Study 6: optimizee instances per meta-gradient" \
 	  --setting "K = 1 (the recipe)" $(RECIPE_POINT) \
 	  --setting "K = 4" runs/study/trajectories-per-update/eval-validation.h5
+	$(PYTHON) scripts/compare.py --if-present --out figures/study/budget-validation \
+	  --title "Study 3: the meta-training budget" \
+	  --setting "1,000 trajectories (the recipe)" $(RECIPE_POINT) \
+	  --setting "10,000 trajectories" runs/study/budget/eval-validation.h5
 
 # --- the generalisation ablation (issue 13): pipelines/generalisation/, on the validation split -----
 # Variant 1 is the recipe itself (pipelines/mnist.yaml's runs, through the evaluation files
