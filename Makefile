@@ -206,20 +206,28 @@ smoke: build data/mnist.h5 data/fashion-mnist.h5 venv
 # The recipe's own members (study 7's warm-up + clip at 0.01): the point studies 2-6 compare to.
 RECIPE_POINT := runs/study/stability-warmup-clip/eval-validation.h5@meta_learning_rate=0.01
 STUDY2_PHI := validation-minimum latest average:800-1000
+STUDY3_PHI := trajectory:1000 latest
 STUDIES := meta-learning-rate stability-clip stability-warmup stability-warmup-clip model-selection init-small init-fan-in two-layer-ceiling two-layer-ceiling-fan-in trajectories-per-update budget
 study: | build data/mnist.h5 venv
 	$(MAKE) --no-print-directory train EXPERIMENTS="$(STUDIES:%=study/%)"
 	@for study in $(STUDIES); do \
 	  echo "$(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study --split validation"; \
 	  $(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study --split validation || exit $$?; \
-	  echo "$(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study --history --every 10"; \
-	  $(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study --history --every 10 || exit $$?; \
+	  history="--history --every 10 $$(case $$study in budget|stability-warmup-clip) echo --problems base,two-layers;; esac)"; \
+	  echo "$(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study $$history"; \
+	  $(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study $$history || exit $$?; \
 	done
 	@# Study 2 also evaluates other φ of the same runs: the selection without top-k, the last φ
 	@# and the mean of the last 21 snapshots (each reuses the baselines of its /phi/best evaluation).
 	@if echo " $(STUDIES) " | grep -q " model-selection "; then for phi in $(STUDY2_PHI); do \
 	  echo "$(RELEASE)/l2l-eval pipelines/study/model-selection.yaml --out runs/study/model-selection --split validation --phi $$phi"; \
 	  $(RELEASE)/l2l-eval pipelines/study/model-selection.yaml --out runs/study/model-selection --split validation --phi $$phi || exit $$?; \
+	done; fi
+	@# Study 3 also evaluates each budget run's φ after 1,000 trajectories (the recipe's budget, on
+	@# the same φ path: the selection's draws do not move it) and its last φ, on the same draws.
+	@if echo " $(STUDIES) " | grep -q " budget "; then for phi in $(STUDY3_PHI); do \
+	  echo "$(RELEASE)/l2l-eval pipelines/study/budget.yaml --out runs/study/budget --split validation --phi $$phi"; \
+	  $(RELEASE)/l2l-eval pipelines/study/budget.yaml --out runs/study/budget --split validation --phi $$phi || exit $$?; \
 	done; fi
 	@echo "$(RELEASE)/l2l-probe gradient-scale pipelines/mnist.yaml --samples 20 --out runs/study/gradient-scale.h5"
 	@$(RELEASE)/l2l-probe gradient-scale pipelines/mnist.yaml --samples 20 --out runs/study/gradient-scale.h5 | tee runs/study/gradient-scale.txt
@@ -253,9 +261,10 @@ study: | build data/mnist.h5 venv
 	  --setting "K = 1 (the recipe)" $(RECIPE_POINT) \
 	  --setting "K = 4" runs/study/trajectories-per-update/eval-validation.h5
 	$(PYTHON) scripts/compare.py --if-present --out figures/study/budget-validation \
-	  --title "Study 3: the meta-training budget" \
-	  --setting "1,000 trajectories (the recipe)" $(RECIPE_POINT) \
-	  --setting "10,000 trajectories" runs/study/budget/eval-validation.h5
+	  --title "Study 3: the meta-training budget (the same two runs)" \
+	  --setting "φ after 1,000 trajectories (the recipe's budget)" runs/study/budget/eval-validation-phi-trajectory-1000.h5 \
+	  --setting "/phi/best of 10,000 trajectories" runs/study/budget/eval-validation.h5 \
+	  --setting "φ after 10,000 trajectories" runs/study/budget/eval-validation-phi-latest.h5
 
 # --- the generalisation ablation (issue 13): pipelines/generalisation/, on the validation split -----
 # Variant 1 is the recipe itself (pipelines/mnist.yaml's runs, through the evaluation files
