@@ -26,7 +26,7 @@ SWIFT ?= swift
 RELEASE := .build/release
 VENV := .venv
 PYTHON := $(VENV)/bin/python
-EXPERIMENTS := quadratic mnist
+EXPERIMENTS := quadratic mnist generalist
 
 # Debian packages: HDF5 (serial, 1.10) and its tools, zlib, pkg-config, the BLAS (BLIS), Python's
 # venv for the figures, and Fashion-MNIST's four IDX files (/usr/share/datasets/fashion-mnist/).
@@ -139,10 +139,11 @@ eval: $(EXPERIMENTS:%=runs/%/eval.h5)
 # Evaluation reruns when train.h5 changed after eval.h5 was written (a resumed, extended or new
 # run: eval.h5 records the run_id and the epoch of the φ it evaluated).
 .SECONDEXPANSION:
-runs/%/eval.h5: runs/%/train.done $$(wildcard runs/$$*/train.h5 runs/$$*/*/train.h5) pipelines/%.yaml | build
+runs/%/eval.h5: runs/%/train.done $$(wildcard runs/$$*/train.h5 runs/$$*/*/train.h5) pipelines/%.yaml | build data/fashion-mnist.h5
 	$(RELEASE)/l2l-eval pipelines/$*.yaml --out runs/$*
 
-figures: figures/quadratic.png figures/mnist.png figures/architecture.png figures/mnist-long.png figures/mnist-transfer.png
+figures: figures/quadratic.png figures/mnist.png figures/architecture.png figures/mnist-long.png figures/mnist-transfer.png \
+  figures/generalist.png figures/generalist-long.png
 
 # Evaluation files (pipelines/mnist-<name>.yaml, `evaluates: mnist.yaml`): more evaluations of the
 # MNIST experiment's runs, each written beside its eval.h5 as runs/mnist/eval-<name>.h5 (issue 13:
@@ -160,6 +161,19 @@ figures/mnist-long.png: runs/mnist/eval-long.h5 scripts/generalisation.py $(VENV
 figures/mnist-transfer.png: runs/mnist/eval-transfer.h5 scripts/generalisation.py $(VENV)/installed
 	$(PYTHON) scripts/generalisation.py curves $< --out figures/mnist-transfer \
 	  --title "MNIST-trained optimizer on a tanh network and on Fashion-MNIST"
+
+# The generalist (issue 13, pipelines/generalist.yaml): meta-trained on a mixture of networks with
+# random scaling and normalised inputs; its own evaluation (six problems, 200 steps) and 2,000 steps.
+runs/generalist/eval-%.h5: runs/generalist/train.done $$(wildcard runs/generalist/*/train.h5) pipelines/generalist-%.yaml | build data/fashion-mnist.h5
+	$(RELEASE)/l2l-eval pipelines/generalist-$*.yaml --out runs/generalist
+
+figures/generalist.png: runs/generalist/eval.h5 scripts/generalisation.py $(VENV)/installed
+	$(PYTHON) scripts/generalisation.py curves $< --out figures/generalist \
+	  --title "The generalist: meta-trained on a mixture with random scaling and normalised inputs"
+
+figures/generalist-long.png: runs/generalist/eval-long.h5 scripts/generalisation.py $(VENV)/installed
+	$(PYTHON) scripts/generalisation.py curves $< --out figures/generalist-long --log-steps \
+	  --title "The generalist, 2,000 steps: meta-trained on 100"
 
 figures/quadratic.png: runs/quadratic/eval.h5 scripts/figures.py $(VENV)/installed
 	$(PYTHON) scripts/figures.py --runs runs --out figures --only quadratic
