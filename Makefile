@@ -1,13 +1,15 @@
 # l2l: Learning to learn by gradient descent by gradient descent, as an HDF5 pipeline.
 #
 #   make            every figure: data → train → eval → figures (95 min on 2 cores for Figures 2-5; the
-#                   evaluation files of Figure 6, long horizons and transfer add time not yet measured)
+#                   evaluation files of Figure 6, long horizons and transfer, and the generalist's five
+#                   meta-trainings (25-40 min each on one core) add time not yet measured)
 #   make test       the test suite
 #   make smoke      every stage on tiny configurations, in a few minutes (runs/smoke/, runs/smoke-grid/)
 #   make data       fetch, verify and store MNIST and Fashion-MNIST in data/ (MNIST_MIRROR=folder-or-URL)
 #   make train      meta-train every experiment (runs/<experiment>/[<member>/]train.h5); -j2 in parallel
 #   make eval       evaluate every experiment (runs/<experiment>/eval.h5)
-#   make figures    draw figures/*.png and *.pdf from the eval files (Figures 2, 4, 5, 6, long horizons, transfer)
+#   make figures    draw figures/*.png and *.pdf from the eval files (Figures 2, 4, 5, 6, long horizons, transfer,
+#                   the generalist)
 #   make resume     continue interrupted trainings
 #   make study      the fidelity study's sweeps (pipelines/study/), on the validation split (figures/study/)
 #   make ablation   the generalisation ablation (pipelines/generalisation/), validation split (figures/generalisation/)
@@ -37,7 +39,7 @@ DEBIAN_PACKAGES := libhdf5-dev hdf5-tools zlib1g-dev pkg-config libblis-dev pyth
 all: figures
 
 help:
-	@sed -n '3,23p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,25p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@missing=""; \

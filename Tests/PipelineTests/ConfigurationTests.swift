@@ -57,6 +57,29 @@ struct ConfigurationTests {
         #expect(try sweep("mnist-transfer").members[0].configuration.evaluationDatasets == [.mnist, .fashionMNIST])
     }
 
+    @Test("the shipped generalist meta-trains as the ablation's variant 4 (only its name differs), on five seeds, and generalist-long runs it for 2,000 steps")
+    func shippedGeneralist() throws {
+        let generalist = try #require(try Sweep.load(contentsOf: packageRoot.appendingPathComponent("pipelines/generalist.yaml").path))
+        let variant = try #require(try Sweep.load(contentsOf: packageRoot.appendingPathComponent("pipelines/generalisation/normalised.yaml").path))
+        #expect(generalist.members.map(\.id) == ["seed=20161205", "seed=20161206", "seed=20161207", "seed=20161208", "seed=20161209"])
+        #expect(Array(generalist.members.map(\.id).prefix(3)) == variant.members.map(\.id))
+        for (a, b) in zip(generalist.members, variant.members) {
+            let differences = a.configuration.trainingDifferences(from: b.configuration)
+            #expect(differences.count == 1 && differences.first?.hasPrefix("name:") == true, "\(a.id): \(differences)")
+        }
+        let member = generalist.members[0].configuration
+        #expect(member.randomScalingLogRange == 3)
+        #expect(member.evaluationProblems.map(\.name) == ["base", "hidden-40", "two-layers", "relu", "tanh", "fashion-base"])
+        #expect(member.evaluationDatasets == [.mnist, .fashionMNIST])
+        guard case let .sweep(long) = try PipelineFile(contentsOf: packageRoot.appendingPathComponent("pipelines/generalist-long.yaml").path) else {
+            Issue.record("pipelines/generalist-long.yaml is not an evaluation file over the generalist's sweep")
+            return
+        }
+        #expect(long.members.map(\.id) == generalist.members.map(\.id))
+        #expect(long.members[0].configuration.horizon == 2000 && long.members[0].configuration.evaluationName == "long")
+        for (a, b) in zip(long.members, generalist.members) { #expect(a.configuration.trainsLike(b.configuration), "\(a.id)") }
+    }
+
     @Test("every study pipeline parses as a sweep of at least two members")
     func studies() throws {
         let folder = packageRoot.appendingPathComponent("pipelines/study")
