@@ -221,30 +221,23 @@ smoke: build data/mnist.h5 data/fashion-mnist.h5 venv
 # `make study STUDIES="meta-learning-rate stability-clip"`; every stage resumes where it stopped.
 # The recipe's own members (study 7's warm-up + clip at 0.01): the point studies 2-6 compare to.
 RECIPE_POINT := runs/study/stability-warmup-clip/eval-validation.h5@meta_learning_rate=0.01
-STUDY2_PHI := validation-minimum latest average:800-1000
-STUDY3_PHI := trajectory:1000 latest
+# Each study is evaluated on the validation split, then its learning curve (every 10th snapshot;
+# HISTORY_PROBLEMS_<study> narrows it), then the other φ of its runs that PHI_<study> names (each reuses the
+# baselines of its /phi/best evaluation). Study 2: the selection without top-k, the last φ and the
+# mean of the last 21 snapshots. Study 3: each budget run's φ after 1,000 trajectories (the
+# recipe's budget on the same φ path: the selection's draws do not move it) and its last φ.
+PHI_model-selection := validation-minimum latest average:800-1000
+PHI_budget := trajectory:1000 latest
+HISTORY_PROBLEMS_budget := --problems base,two-layers
+HISTORY_PROBLEMS_stability-warmup-clip := --problems base,two-layers
 STUDIES := meta-learning-rate stability-clip stability-warmup stability-warmup-clip model-selection init-small init-fan-in two-layer-ceiling two-layer-ceiling-fan-in trajectories-per-update budget
 study: | build data/mnist.h5 venv
 	$(MAKE) --no-print-directory train EXPERIMENTS="$(STUDIES:%=study/%)"
-	@for study in $(STUDIES); do \
-	  echo "$(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study --split validation"; \
-	  $(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study --split validation || exit $$?; \
-	  history="--history --every 10 $$(case $$study in budget|stability-warmup-clip) echo --problems base,two-layers;; esac)"; \
-	  echo "$(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study $$history"; \
-	  $(RELEASE)/l2l-eval pipelines/study/$$study.yaml --out runs/study/$$study $$history || exit $$?; \
-	done
-	@# Study 2 also evaluates other φ of the same runs: the selection without top-k, the last φ
-	@# and the mean of the last 21 snapshots (each reuses the baselines of its /phi/best evaluation).
-	@if echo " $(STUDIES) " | grep -q " model-selection "; then for phi in $(STUDY2_PHI); do \
-	  echo "$(RELEASE)/l2l-eval pipelines/study/model-selection.yaml --out runs/study/model-selection --split validation --phi $$phi"; \
-	  $(RELEASE)/l2l-eval pipelines/study/model-selection.yaml --out runs/study/model-selection --split validation --phi $$phi || exit $$?; \
-	done; fi
-	@# Study 3 also evaluates each budget run's φ after 1,000 trajectories (the recipe's budget, on
-	@# the same φ path: the selection's draws do not move it) and its last φ, on the same draws.
-	@if echo " $(STUDIES) " | grep -q " budget "; then for phi in $(STUDY3_PHI); do \
-	  echo "$(RELEASE)/l2l-eval pipelines/study/budget.yaml --out runs/study/budget --split validation --phi $$phi"; \
-	  $(RELEASE)/l2l-eval pipelines/study/budget.yaml --out runs/study/budget --split validation --phi $$phi || exit $$?; \
-	done; fi
+	@$(foreach study,$(STUDIES),for options in "--split validation" "--history --every 10 $(HISTORY_PROBLEMS_$(study))" \
+	    $(foreach phi,$(PHI_$(study)),"--split validation --phi $(phi)"); do \
+	  echo "$(RELEASE)/l2l-eval pipelines/study/$(study).yaml --out runs/study/$(study) $$options"; \
+	  $(RELEASE)/l2l-eval pipelines/study/$(study).yaml --out runs/study/$(study) $$options || exit $$?; \
+	done;) true
 	@echo "$(RELEASE)/l2l-probe gradient-scale pipelines/mnist.yaml --samples 20 --out runs/study/gradient-scale.h5"
 	@$(RELEASE)/l2l-probe gradient-scale pipelines/mnist.yaml --samples 20 --out runs/study/gradient-scale.h5 | tee runs/study/gradient-scale.txt
 	$(PYTHON) scripts/dormancy.py --bin $(RELEASE) pipelines/study/meta-learning-rate.yaml pipelines/study/stability-clip.yaml \
